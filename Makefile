@@ -1,0 +1,56 @@
+# simreal: `make demo` runs the main job, `make test` runs the test suite.
+# Both bootstrap everything on a fresh Debian 12 machine (system packages, .venv, the project).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+SYSSTAMP  := .stamp-system
+SYS_PKGS  := libusb-1.0-0 libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libglu1-mesa ffmpeg
+PYTHON312 := $(shell pyenv root >/dev/null 2>&1 && ls -d $$(pyenv root)/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -1)
+PYTHON312 := $(or $(PYTHON312),$(shell command -v python3.12))
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+.PHONY: help setup demo test lint bench clean-venv
+
+help:
+	@echo "make demo   collect a dataset, validate it, render a replay video"
+	@echo "make test   run the test suite (everything but the gpu marker)"
+	@echo "make lint   ruff check + format check"
+	@echo "make bench  run the benchmarks (writes benchmarks/results/*.json)"
+
+$(SYSSTAMP):
+	@missing=$$(for p in $(SYS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+$(STAMP): pyproject.toml $(SYSSTAMP)
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found (pyenv install 3.12 or apt install python3.12)"; exit 1; }
+	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev,teleop]"
+	@touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/simreal demo
+
+test: setup
+	$(VENV)/bin/python -m pytest -m "not gpu" -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+bench: setup
+	$(VENV)/bin/python benchmarks/run_all.py
+
+clean-venv:
+	rm -rf $(VENV) $(SYSSTAMP)
