@@ -1,0 +1,95 @@
+"""The policy's own thread: it refills the action schedule so the control timer never waits on inference.
+
+The worker wakes every ``poll`` seconds; when less than ``replan_horizon`` seconds of actions remain it
+samples the aligned observation at the current time, runs the policy, and merges the chunk, stamped
+from the observation's time, into the schedule (late actions dropped there). A stale observation skips
+the round (counted). Latencies are kept in a bounded window for the diagnostics.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+
+import numpy as np
+
+from .action_schedule import ActionSchedule
+from .policy_runner import ChunkRunner
+from .time_alignment import ObservationAligner, StaleObservation
+
+log = logging.getLogger(__name__)
+
+
+class InferenceWorker:
+    """Runs ``runner.predict_chunk`` in a daemon thread; ``start`` / ``stop`` / ``reset``."""
+
+    def __init__(
+        self,
+        runner: ChunkRunner,
+        aligner: ObservationAligner,
+        schedule: ActionSchedule,
+        clock: Callable[[], float],
+        replan_horizon: float,
+        poll: float = 0.002,
+    ):
+        self.runner, self.aligner, self.schedule, self.clock = runner, aligner, schedule, clock
+        self.replan_horizon, self.poll = replan_horizon, poll
+        self.latencies = deque(maxlen=1000)  # s, most recent inference calls
+        self.counters = Counter()
+        self.last_error = ""
+        self._enabled = threading.Event()
+        self._quit = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="simreal-inference", daemon=True)
+        self._thread.start()
+
+    def enable(self, on: bool) -> None:
+        """Run inference (True) or idle (False); idling keeps the thread and the model warm."""
+        (self._enabled.set if on else self._enabled.clear)()
+
+    def reset(self) -> None:
+        """Forget the schedule and the policy's internal state (new episode, after an e-stop)."""
+        self.schedule.clear()
+        self.runner.reset()
+
+    def close(self, timeout: float = 2.0) -> None:
+        self._quit.set()
+        self._enabled.set()
+        self._thread.join(timeout)
+
+    def latency_percentiles(self) -> tuple[float, float]:
+        """(p50, p99) of the recent inference latencies in seconds (nan before the first)."""
+        if not self.latencies:
+            return float("nan"), float("nan")
+        p50, p99 = np.percentile(np.asarray(self.latencies), [50, 99])
+        return float(p50), float(p99)
+
+    def _loop(self) -> None:
+        while not self._quit.is_set():
+            if not self._enabled.wait(0.1) or self._quit.is_set():
+                continue
+            now = self.clock()
+            if self.schedule.horizon(now) > self.replan_horizon:
+                time.sleep(self.poll)
+                continue
+            try:
+                obs, obs_time = self.aligner.sample(now)
+            except StaleObservation as exc:
+                self.counters["stale_observation"] += 1
+                self.last_error = str(exc)
+                time.sleep(self.poll)
+                continue
+            start = time.perf_counter()
+            try:
+                chunk = self.runner.predict_chunk(obs)
+            except Exception as exc:  # a failing policy must not kill the thread silently
+                self.counters["inference_error"] += 1
+                self.last_error = f"inference failed: {exc!r}"
+                log.exception("inference failed")
+                time.sleep(0.1)
+                continue
+            self.latencies.append(time.perf_counter() - start)
+            self.counters["inferences"] += 1
+            self.counters["dropped_actions"] += self.schedule.merge(chunk, obs_time, self.clock())

@@ -1,0 +1,280 @@
+"""`policy_node`: runs a trained policy against a ros2_control arm (real, or simreal's sim_robot_node).
+
+Data path: topic callbacks decode messages into the ObservationAligner; the InferenceWorker thread
+samples the aligned observation, runs the policy and merges the stamped action chunk into the
+ActionSchedule; the control timer (``control_rate`` Hz, EventsExecutor) samples the schedule, passes the
+command through the SafetyLayer and publishes it, never waiting on inference.
+
+Interfaces: publishes ``/<controller>/commands`` (std_msgs/Float64MultiArray) or
+``/<controller>/joint_trajectory`` (trajectory_msgs/JointTrajectory, one point) and ``/diagnostics``;
+subscribes to the topics of the observation spec, ``joint_states_topic`` (for the safety layer) and
+``estop_topic`` (std_msgs/Bool, True latches); services ``~/start``, ``~/stop``, ``~/reset_estop``
+(std_srvs/Trigger). Commands are the policy's action vector: the arm joints' positions (rad) then, when
+``gripper_joint`` is set, the gripper command in [0, 1] (0 open).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Float64MultiArray
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from simreal.errors import UserError
+
+from . import messages
+from .action_schedule import ActionSchedule
+from .inference_worker import InferenceWorker
+from .node_runtime import ParameterTable, declare_parameters, run_node
+from .observation_spec import ObservationSpec
+from .policy_runner import ChunkRunner, load_runner
+from .safety import SafetyConfig, SafetyLayer
+from .time_alignment import ObservationAligner
+
+OUTPUTS = ("forward_position", "joint_trajectory")
+
+PARAMETERS: ParameterTable = {
+    "checkpoint": ("", "policy checkpoint directory (simreal.policies.load_policy)"),
+    "observation_spec": (Parameter.Type.STRING, "YAML file mapping each observation feature to topics"),
+    "controller": ("forward_position_controller", "ros2_control controller name: topics /<controller>/..."),
+    "output": ("forward_position", "forward_position (Float64MultiArray) or joint_trajectory"),
+    "joint_names": (Parameter.Type.STRING_ARRAY, "commanded arm joints, in the policy's action order"),
+    "gripper_joint": ("", "gripper joint in joint_states (last action: 0 open .. 1 closed); '' = none"),
+    "gripper_open_position": (0.04, "gripper joint position when open (joint units)"),
+    "gripper_closed_position": (0.0, "gripper joint position when closed (joint units)"),
+    "joint_states_topic": ("/joint_states", "measured joint positions for the safety layer"),
+    "estop_topic": ("/estop", "std_msgs/Bool; True latches the e-stop until ~/reset_estop"),
+    "lower_limits": (Parameter.Type.DOUBLE_ARRAY, "lower command limits (rad; gripper 0)"),
+    "upper_limits": (Parameter.Type.DOUBLE_ARRAY, "upper command limits (rad; gripper 1)"),
+    "max_velocity": (Parameter.Type.DOUBLE_ARRAY, "largest commanded speed per joint (rad/s; gripper 1/s)"),
+    "max_step": ([0.0], "largest change per control tick (rad); [0.0] = only max_velocity bounds it"),
+    "max_age": (0.2, "s; older joint states or observations trip the watchdog"),
+    "on_stale": ("hold", "watchdog reaction: hold (last safe target) or zero_velocity (stop where measured)"),
+    "control_rate": (100.0, "Hz of the command stream"),
+    "replan_horizon": (0.25, "s; infer again when fewer seconds of actions than this remain"),
+    "action_latency": (0.0, "s; actions due sooner than now + this when a chunk arrives are dropped"),
+    "autostart": (True, "start commanding at once (else wait for ~/start)"),
+    "diagnostics_rate": (1.0, "Hz of /diagnostics"),
+}
+
+
+class PolicyNode(Node):
+    """The policy node; ``runner`` overrides loading the ``checkpoint`` parameter (tests, one process)."""
+
+    def __init__(self, runner: ChunkRunner | None = None, **node_kwargs):
+        super().__init__("policy_node", **node_kwargs)
+        p = self.params = declare_parameters(self, PARAMETERS)
+        if p["output"] not in OUTPUTS:
+            raise UserError(f"policy_node: output must be one of {OUTPUTS}, got {p['output']!r}")
+        if p["control_rate"] <= 0:
+            raise UserError("policy_node: control_rate must be positive")
+        spec = ObservationSpec.from_yaml(p["observation_spec"])
+        if runner is None:
+            if not p["checkpoint"]:
+                raise UserError("policy_node: parameter 'checkpoint' is required")
+            runner = load_runner(p["checkpoint"])
+        spec.check_features(runner.features)
+        self.command_names = list(p["joint_names"]) + ([p["gripper_joint"]] if p["gripper_joint"] else [])
+        action_dim = tuple(runner.features["action"]["shape"])[0]
+        if action_dim != len(self.command_names):
+            raise UserError(
+                f"policy_node: the checkpoint's action has {action_dim} entries but joint_names"
+                f" (+ gripper_joint) name {len(self.command_names)}: {self.command_names}"
+            )
+        max_step = np.asarray(p["max_step"], dtype=np.float64)
+        self.safety = SafetyLayer(
+            SafetyConfig(
+                lower=p["lower_limits"],
+                upper=p["upper_limits"],
+                max_velocity=p["max_velocity"],
+                max_step=None if np.all(max_step <= 0) else max_step,
+                max_age=p["max_age"],
+                on_stale=p["on_stale"],
+            )
+        )
+        if self.safety.num_joints != len(self.command_names):
+            raise UserError(f"policy_node: limits have {self.safety.num_joints} entries, action {action_dim}")
+        self.dt = 1.0 / p["control_rate"]
+        self.runner = runner
+        self.aligner = ObservationAligner(spec)
+        self.schedule = ActionSchedule(1.0 / float(runner.fps), latency=p["action_latency"])
+        self.worker = InferenceWorker(runner, self.aligner, self.schedule, self._now, p["replan_horizon"])
+        self.tick_times = deque(maxlen=5000)  # perf_counter() of each control tick, for rate and jitter
+        self.obs_to_command = deque(maxlen=1000)  # s from a chunk's observation to its first command
+        self._generation_seen = 0
+
+        for feature, index, source in spec.sources():
+            self.create_subscription(
+                source.message_class(),
+                source.topic,
+                lambda msg, f=feature, i=index, s=source: self._on_observation(f, i, s, msg),
+                qos_profile_sensor_data,
+            )
+        sensor_qos = qos_profile_sensor_data
+        self.create_subscription(JointState, p["joint_states_topic"], self._on_joint_state, sensor_qos)
+        self.create_subscription(Bool, p["estop_topic"], self._on_estop, QoSProfile(depth=10))
+        self.create_service(Trigger, "~/start", lambda req, res: self._service(res, self.start))
+        self.create_service(Trigger, "~/stop", lambda req, res: self._service(res, self.stop))
+        self.create_service(Trigger, "~/reset_estop", lambda req, res: self._service(res, self.reset_estop))
+        controller = p["controller"]
+        if p["output"] == "forward_position":
+            self.command_pub = self.create_publisher(Float64MultiArray, f"/{controller}/commands", 10)
+        else:
+            self.command_pub = self.create_publisher(JointTrajectory, f"/{controller}/joint_trajectory", 10)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(self.dt, self._on_control)
+        self.create_timer(1.0 / p["diagnostics_rate"], self._publish_diagnostics)
+        if p["autostart"]:
+            self.start()
+        self.get_logger().info(
+            f"policy at {runner.fps:g} Hz -> {p['output']} on /{controller} at {p['control_rate']:g} Hz"
+        )
+
+    # --- control --------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        self.safety.start()
+        self.worker.enable(True)
+        return "started"
+
+    def stop(self) -> str:
+        self.safety.stop()
+        self.worker.enable(False)
+        self.worker.reset()
+        return "stopped"
+
+    def reset_estop(self) -> str:
+        self.worker.reset()
+        self.safety.reset_estop()
+        return "e-stop released"
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_control(self) -> None:
+        self.tick_times.append(time.perf_counter())
+        now = self._now()
+        age, stalest = self.aligner.stalest(now)
+        stale = None
+        if self.safety.running and age > self.aligner.spec.max_age:
+            stale = f"{stalest} {age:.3f} s old"
+            self.schedule.clear()  # never resume an old plan when the data comes back
+        command = self.safety.filter(None if stale else self.schedule.sample(now), now, self.dt, stale=stale)
+        if command is None:
+            return
+        if self.params["output"] == "forward_position":
+            self.command_pub.publish(messages.float64_array_msg(command.position))
+        else:
+            # Time 0 in the header: ros2_control starts the trajectory on receipt.
+            msg = messages.joint_trajectory_msg(
+                self.command_names, command.position, [self.dt], command.velocity, stamp=0.0
+            )
+            self.command_pub.publish(msg)
+        if self.schedule.generation != self._generation_seen:
+            self._generation_seen = self.schedule.generation
+            self.obs_to_command.append(now - self.schedule.obs_time)
+
+    # --- inputs -----------------------------------------------------------------------------------
+
+    def _stamp(self, msg) -> float:
+        stamp = getattr(getattr(msg, "header", None), "stamp", None)
+        if stamp is None or (stamp.sec == 0 and stamp.nanosec == 0):
+            return self._now()  # no header (Float64MultiArray): time of receipt
+        return messages.time_to_seconds(stamp)
+
+    def _on_observation(self, feature, index, source, msg) -> None:
+        try:
+            value = source.decode(msg)
+        except UserError as exc:
+            self.worker.counters["rejected_observation"] += 1
+            self.worker.last_error = str(exc)
+            return
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            self.worker.counters["rejected_observation"] += 1
+            self.worker.last_error = f"{source.topic}: non-finite values"
+            return
+        self.aligner.push(feature, index, self._stamp(msg), value)
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        try:
+            arm = messages.joint_positions(msg, self.params["joint_names"])
+            if self.params["gripper_joint"]:
+                q = messages.joint_positions(msg, [self.params["gripper_joint"]])
+                opening, closed = self.params["gripper_open_position"], self.params["gripper_closed_position"]
+                arm = np.append(arm, (opening - q[0]) / (opening - closed))
+        except UserError:
+            self.safety.observe(np.full(self.safety.num_joints, np.nan), self._stamp(msg))
+            return
+        self.safety.observe(arm, self._stamp(msg))
+
+    def _on_estop(self, msg: Bool) -> None:
+        if msg.data:
+            self.safety.estop()
+            self.worker.enable(False)
+
+    def _service(self, response, action):
+        response.message = action()
+        response.success = True
+        return response
+
+    # --- diagnostics ------------------------------------------------------------------------------
+
+    def diagnostics(self) -> dict[str, float]:
+        """Numbers for /diagnostics: latency (ms), queue depth, counters, achieved rate (Hz), jitter (ms)."""
+        p50, p99 = self.worker.latency_percentiles()
+        ticks = np.diff(np.asarray(self.tick_times))
+        values = {
+            "inference_latency_p50_ms": p50 * 1e3,
+            "inference_latency_p99_ms": p99 * 1e3,
+            "queue_depth": self.schedule.depth(self._now()),
+            "dropped_actions": self.schedule.dropped,
+            "control_rate_hz": 1.0 / ticks.mean() if len(ticks) else 0.0,
+            "period_jitter_p99_ms": jitter_p99(ticks, self.dt) * 1e3,
+            "running": float(self.safety.running),
+            "estopped": float(self.safety.estopped),
+        }
+        values.update({k: float(v) for k, v in self.worker.counters.items()})
+        values.update({f"safety_{k}": float(v) for k, v in self.safety.counters.items()})
+        return values
+
+    def _publish_diagnostics(self) -> None:
+        values = self.diagnostics()
+        level = DiagnosticStatus.OK
+        if self.safety.estopped or self.safety.counters.get("watchdog_stale"):
+            level = DiagnosticStatus.WARN
+        status = DiagnosticStatus(
+            level=level,
+            name="simreal/policy_node",
+            message=self.worker.last_error or "ok",
+            hardware_id=self.params["controller"],
+            values=[KeyValue(key=k, value=f"{v:.6g}") for k, v in values.items()],
+        )
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(msg)
+
+    def destroy_node(self):
+        self.worker.close()
+        return super().destroy_node()
+
+
+def jitter_p99(periods: np.ndarray, target: float) -> float:
+    """99th percentile of |period - target| (s) over measured tick periods (0 when none)."""
+    return float(np.percentile(np.abs(periods - target), 99)) if len(periods) else 0.0
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console script ``policy_node`` (also ``python -m simreal.real.policy_node --ros-args ...``)."""
+    return run_node(PolicyNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
