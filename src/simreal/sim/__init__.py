@@ -9,6 +9,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+
+# Headless rendering by default (EGL); must be set before mujoco is first imported.
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 from simreal.errors import UserError
 from simreal.sim.base import CONTROLLERS, SimTaskEnv, TaskConfig

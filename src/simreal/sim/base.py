@@ -84,9 +84,11 @@ class SimTaskEnv(gym.Env):
         self.obs_config = (obs if obs is not None else ObservationConfig()).validated()
         self.controller = controller
         self.render_mode = render_mode
-        biggest = max(
-            *self.obs_config.image_size, *self.config.pointcloud_image_size, *self.config.render_size
-        )
+        # The framebuffer holds every view of one observation side by side (rendering.TiledRenderer).
+        obs_cfg, cfg = self.obs_config, self.config
+        strip = obs_cfg.image_size[1] * len(obs_cfg.cameras)
+        strip += cfg.pointcloud_image_size[1] * len(cfg.pointcloud_cameras)
+        biggest = max(strip, *obs_cfg.image_size, *cfg.pointcloud_image_size, *cfg.render_size)
         xml = build_scene_xml(
             self.name, self.objects_xml(), self.assets_xml(), max_render_size=max(640, biggest)
         )
@@ -197,8 +199,8 @@ class SimTaskEnv(gym.Env):
         return out
 
     def _render_frames(self) -> dict[tuple[str, tuple[int, int]], tuple]:
-        """(rgb or None, depth or None) per (camera, size) this observation needs; a camera whose
-        image and cloud depth share a size is rendered once (one scene update, two passes)."""
+        """(rgb or None, depth or None) per (camera, size) this observation needs, all rendered in one
+        pass; a camera whose image and cloud depth share a size is drawn once."""
         cfg = self.obs_config
         needs: dict[tuple[str, tuple[int, int]], set[str]] = {}
         for cam in cfg.cameras:
@@ -209,15 +211,12 @@ class SimTaskEnv(gym.Env):
             for cam in self.config.pointcloud_cameras:
                 need = needs.setdefault((cam, tuple(self.config.pointcloud_image_size)), set())
                 need.update(("depth", "rgb") if cfg.pointcloud_color else ("depth",))
-        frames = {}
-        for (cam, size), need in needs.items():
-            if need == {"rgb", "depth"}:
-                frames[(cam, size)] = self.cameras.render_rgbd(cam, size)
-            elif need == {"rgb"}:
-                frames[(cam, size)] = (self.cameras.render_rgb(cam, size), None)
-            else:
-                frames[(cam, size)] = (None, self.cameras.render_depth(cam, size))
-        return frames
+        if not needs:
+            return {}
+        kinds = set().union(*needs.values())
+        views = list(needs)
+        rendered = self.cameras.render(views, rgb="rgb" in kinds, depth="depth" in kinds)
+        return dict(zip(views, rendered, strict=True))
 
     def state_vector(self) -> np.ndarray:
         """float32 (15,): joint1..7 (rad), gripper opening (m), TCP xyz (m) and quaternion wxyz."""

@@ -1,7 +1,7 @@
 """Camera rendering and calibration for a MuJoCo scene.
 
-One `mujoco.Renderer` per image size, created on first use and reused for every frame (creating a
-renderer allocates a GL context and framebuffers: far too slow per step). Calibration follows OpenCV:
+One GL context, created on first use and reused for every frame; all cameras of an observation are
+rendered in one pass (see rendering.TiledRenderer). Calibration follows OpenCV:
 intrinsics K with square pixels and the principal point at the image centre, extrinsics as the 4x4
 pose of the camera in the robot base frame with x right, y down, z forward.
 """
@@ -14,6 +14,7 @@ import mujoco
 import numpy as np
 
 from simreal.errors import UserError
+from simreal.sim.rendering import TiledRenderer
 
 # MuJoCo cameras look along -z with +y up; OpenCV's look along +z with +y down.
 _MJ_TO_CV = np.diag([1.0, -1.0, -1.0])
@@ -25,7 +26,7 @@ class CameraRig:
     def __init__(self, model: mujoco.MjModel, data: mujoco.MjData):
         self.model, self.data = model, data
         self.names = tuple(model.camera(i).name for i in range(model.ncam))
-        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._renderer: TiledRenderer | None = None  # created on first use (allocates a GL context)
 
     def check(self, name: str) -> int:
         """The camera's id; UserError naming the valid cameras if `name` is not one of them."""
@@ -33,45 +34,30 @@ class CameraRig:
             raise UserError(f"unknown camera {name!r}; this scene has {', '.join(self.names)}")
         return self.model.camera(name).id
 
-    def _renderer(self, size: tuple[int, int]) -> mujoco.Renderer:
-        height, width = size
-        if (height, width) not in self._renderers:
-            limit = self.model.vis.global_.offheight, self.model.vis.global_.offwidth
-            if height > limit[0] or width > limit[1]:
-                raise UserError(f"image size {height}x{width} exceeds the scene's framebuffer {limit}")
-            self._renderers[(height, width)] = mujoco.Renderer(self.model, height, width)
-        return self._renderers[(height, width)]
+    def render(
+        self, views: list[tuple[str, tuple[int, int]]], rgb: bool = True, depth: bool = True
+    ) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+        """Renders every (camera name, (H, W)) in `views` in one pass: a list of (uint8 (H, W, 3)
+        colour or None, float32 (H, W) metric planar depth in metres or None)."""
+        ids = [(self.check(name), (int(size[0]), int(size[1]))) for name, size in views]
+        if self._renderer is None:
+            self._renderer = TiledRenderer(self.model)
+        try:
+            return self._renderer.render(self.data, ids, rgb, depth)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
 
     def render_rgb(self, name: str, size: tuple[int, int]) -> np.ndarray:
         """uint8 (H, W, 3) colour image from camera `name`, `size` = (H, W) pixels."""
-        self.check(name)
-        renderer = self._renderer(size)
-        renderer.update_scene(self.data, camera=name)
-        return renderer.render()
+        return self.render([(name, size)], rgb=True, depth=False)[0][0]
 
     def render_depth(self, name: str, size: tuple[int, int]) -> np.ndarray:
         """float32 (H, W) metric planar depth (m along the optical axis) from camera `name`."""
-        self.check(name)
-        renderer = self._renderer(size)
-        renderer.update_scene(self.data, camera=name)
-        renderer.enable_depth_rendering()
-        try:
-            return renderer.render().astype(np.float32, copy=False)
-        finally:
-            renderer.disable_depth_rendering()
+        return self.render([(name, size)], rgb=False, depth=True)[0][1]
 
     def render_rgbd(self, name: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Colour (uint8 H,W,3) and depth (float32 H,W, metres) of one scene update."""
-        self.check(name)
-        renderer = self._renderer(size)
-        renderer.update_scene(self.data, camera=name)
-        rgb = renderer.render()
-        renderer.enable_depth_rendering()
-        try:
-            depth = renderer.render().astype(np.float32, copy=False)
-        finally:
-            renderer.disable_depth_rendering()
-        return rgb, depth
+        return self.render([(name, size)])[0]
 
     def intrinsics(self, name: str, size: tuple[int, int]) -> np.ndarray:
         """3x3 OpenCV K for camera `name` rendered at `size` = (H, W): f = (H/2) / tan(fovy/2) pixels,
@@ -91,7 +77,7 @@ class CameraRig:
         return transform
 
     def close(self) -> None:
-        """Frees the GL contexts."""
-        for renderer in self._renderers.values():
-            renderer.close()
-        self._renderers.clear()
+        """Frees the GL context."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 from simreal.errors import UserError
 
@@ -38,6 +38,11 @@ class ObservationConfig:
     num_points: int = 512
     pointcloud_color: bool = False
     image_size: tuple[int, int] = (96, 96)
+
+    def __post_init__(self):
+        # Lists from JSON (to_dict round trips) become tuples, so configs compare and hash equal.
+        object.__setattr__(self, "cameras", tuple(self.cameras))
+        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
 
     @classmethod
     def parse(cls, spec: str) -> ObservationConfig:
@@ -80,7 +85,7 @@ class ObservationConfig:
             raise UserError("rgb/depth observations need at least one camera")
         if not (self.state or self.rgb or self.depth or self.pointcloud):
             raise UserError("the observation config switches every modality off")
-        return replace(self, cameras=tuple(self.cameras), image_size=tuple(self.image_size))
+        return self
 
     def to_dict(self) -> dict:
         """JSON-ready dict (tuples as lists); `ObservationConfig(**d)` reads it back."""

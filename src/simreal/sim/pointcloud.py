@@ -15,7 +15,7 @@ import open3d as o3d
 
 # Farthest-point sampling costs ~1 us per input point per 512 samples; more than this many candidates
 # per output point adds time but no coverage, so the candidates are first thinned by an even stride.
-_CANDIDATES_PER_POINT = 4
+_CANDIDATES_PER_POINT = 2
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from simreal.sim import panda_mjcf
 PHYSICS_TIMESTEP = 0.002  # s (500 Hz)
 TABLE_SIZE = (0.7, 0.75)  # half extents (m) of the table top in x, y; it spans x in [-0.2, 1.2]
 TABLE_CENTER_X = 0.5
-FRONT_CAMERA_POS = (1.35, 0.0, 0.7)  # m, base frame, across the table facing the robot
-FRONT_CAMERA_TARGET = (0.45, 0.0, 0.05)
-FRONT_CAMERA_FOVY = 45.0  # degrees, vertical
+FRONT_CAMERA_POS = (1.1, 0.0, 0.6)  # m, base frame, across the table facing the robot
+FRONT_CAMERA_TARGET = (0.45, 0.0, 0.08)
+FRONT_CAMERA_FOVY = 50.0  # degrees, vertical
 
 
 def look_at_xyaxes(position, target, up=(0.0, 0.0, 1.0)) -> str:
@@ -44,7 +44,7 @@ def build_scene_xml(
   <compiler angle="radian" autolimits="true"/>
   <option timestep="{PHYSICS_TIMESTEP}" integrator="implicitfast" cone="elliptic" impratio="5"/>
   <visual>
-    <quality shadowsize="0" offsamples="0"/>
+    <quality shadowsize="0" offsamples="0" numslices="12" numstacks="6" numquads="1"/>
     <global offwidth="{max_render_size}" offheight="{max_render_size}"/>
     <map znear="0.01" zfar="10"/>
     <headlight ambient="0.35 0.35 0.35" diffuse="0.45 0.45 0.45" specular="0 0 0"/>
