@@ -1,0 +1,265 @@
+"""`simreal collect`: step a MuJoCo task with an expert and record the episodes as a LeRobotDataset.
+
+The expert is the task's scripted one or a human on a teleoperation device (keyboard, gamepad,
+SpaceMouse; those drive the "ee_delta" controller in real time). Each attempt starts from
+`env.reset(seed=s)` with `s` derived from `--seed` and the attempt number, so a dataset can be
+reproduced and replayed; unsuccessful attempts are dropped unless `--keep-failed`. Ctrl-C or
+SIGTERM stops between two steps: the partial episode is dropped, the dataset is finalized.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from simreal.errors import UserError
+
+EXPERTS = ("scripted", "keyboard", "gamepad", "spacemouse")
+
+
+@dataclass
+class CollectConfig:
+    """What to collect and where. `obs` is a `simreal.sim.ObservationConfig`."""
+
+    task: str
+    episodes: int  # episodes to save (successful ones unless keep_failed)
+    out: Path
+    obs: object
+    controller: str = "joint_pos"
+    expert: str = "scripted"
+    seed: int = 0
+    resume: bool = False
+    keep_failed: bool = False
+    noise: float | None = None  # scripted expert's noise scale; None = the task's default
+    max_steps: int | None = None  # episode length limit (control steps); None = the task's default
+    max_attempts: int | None = None  # give up after this many attempts; None = 3 * episodes + 10
+
+
+@dataclass
+class CollectResult:
+    """What a collection run did (this session only, except `total_episodes`)."""
+
+    out: Path
+    saved: int  # episodes saved this session
+    attempts: int  # episodes attempted this session
+    successes: int  # attempts that succeeded
+    frames: int  # frames written this session
+    seconds: float  # wall time of the episode loop
+    total_episodes: int  # episodes in the dataset now (earlier sessions included)
+    stopped_by: str | None = None  # "SIGINT" / "SIGTERM" / "user" when stopped early
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def episode_seed(base_seed: int, attempt: int) -> int:
+    """The reset seed of attempt number `attempt` (0, 1, ... over the dataset's whole life).
+
+    A SeedSequence hash of (base_seed, attempt): deterministic, and well spread so that datasets
+    collected with neighbouring --seed values do not share episodes.
+    """
+    return int(np.random.SeedSequence([int(base_seed), int(attempt)]).generate_state(1)[0])
+
+
+def collect(cfg: CollectConfig, progress: bool = True) -> CollectResult:
+    """Run the collection described by `cfg`; returns counts and timing. UserError on bad input."""
+    from simreal.datasets import DatasetRecorder, used_seeds
+    from simreal.datasets.interruption import GracefulStop
+    from simreal.sim import make_env
+
+    if cfg.episodes < 1:
+        raise UserError(f"--episodes must be at least 1, got {cfg.episodes}")
+    teleop = cfg.expert != "scripted"
+    if cfg.expert not in EXPERTS:
+        raise UserError(f"unknown expert {cfg.expert!r}; choose one of {', '.join(EXPERTS)}")
+    if teleop and cfg.controller != "ee_delta":
+        raise UserError(f"the {cfg.expert} expert drives the ee_delta controller, not {cfg.controller}")
+    overrides = {} if cfg.max_steps is None else {"max_episode_steps": cfg.max_steps}
+    env = make_env(cfg.task, obs=cfg.obs, controller=cfg.controller, **overrides)
+    try:
+        task_env = env.unwrapped
+        noise = task_env.config.expert_noise if cfg.noise is None else float(cfg.noise)
+        expert_meta = {"kind": cfg.expert} if teleop else {"kind": "scripted", "noise": noise}
+        device = _make_teleop(cfg.expert, task_env) if teleop else None
+        recorder = DatasetRecorder.open(
+            cfg.out,
+            env_features=task_env.features,
+            fps=task_env.fps,
+            task=cfg.task,
+            task_description=task_env.task_description,
+            controller=cfg.controller,
+            observation=cfg.obs.to_dict(),
+            expert=expert_meta,
+            robot_type="simreal_panda",
+            resume=cfg.resume,
+        )
+        with recorder, GracefulStop() as stop:
+            return _episode_loop(cfg, env, recorder, stop, device, noise, used_seeds(recorder.meta), progress)
+    finally:
+        env.close()
+
+
+def _episode_loop(cfg, env, recorder, stop, device, noise, seen_seeds, progress) -> CollectResult:
+    task_env = env.unwrapped
+    attempt = len(recorder.meta["episodes"]) + len(recorder.meta["discarded_seeds"])
+    max_attempts = cfg.max_attempts or 3 * cfg.episodes + 10
+    result = CollectResult(cfg.out, 0, 0, 0, 0, 0.0, recorder.num_episodes)
+    bar = tqdm(total=cfg.episodes, unit="ep", desc=f"collect {cfg.task}", disable=not progress)
+    start = time.perf_counter()
+    while result.saved < cfg.episodes and result.attempts < max_attempts and not stop.requested:
+        seed = episode_seed(cfg.seed, attempt)
+        attempt += 1
+        if seed in seen_seeds:  # another --seed of an earlier session already used it
+            continue
+        seen_seeds.add(seed)
+        expert = device if device is not None else task_env.make_expert(np.random.default_rng(seed), noise)
+        success, verdict = _run_episode(env, expert, recorder, seed, stop, realtime=device is not None)
+        if verdict == "interrupted":
+            break
+        result.attempts += 1
+        result.successes += int(success)
+        if verdict == "save" and (success or cfg.keep_failed or device is not None):
+            result.frames += recorder.pending_frames
+            recorder.save_episode(seed=seed, success=success, expert=cfg.expert)
+            result.saved += 1
+            bar.update(1)
+        else:
+            recorder.discard_episode(seed=seed)
+        if verdict == "quit":
+            result.stopped_by = "user"
+            break
+        elapsed = time.perf_counter() - start
+        bar.set_postfix(success=f"{result.successes}/{result.attempts}", fps=f"{result.frames / elapsed:.0f}")
+    bar.close()
+    result.seconds = time.perf_counter() - start
+    result.total_episodes = recorder.num_episodes
+    if stop.requested:
+        result.stopped_by = stop.signal_name
+    return result
+
+
+def _run_episode(env, expert, recorder, seed, stop, realtime: bool) -> tuple[bool, str]:
+    """Steps one episode into the recorder's buffer. Returns (success, verdict) with verdict
+    "save" (episode over), "discard" / "quit" (a teleop key) or "interrupted" (a signal)."""
+    obs, info = env.reset(seed=seed)
+    expert.reset()
+    period = 1.0 / env.unwrapped.fps
+    next_tick = time.perf_counter()
+    while True:
+        action = expert.act(obs)
+        verdict = getattr(expert, "verdict", None)  # teleop devices: "save", "discard", "quit" keys
+        if verdict is not None:
+            return bool(info["success"]), verdict
+        recorder.add_frame(obs, action)
+        obs, _, terminated, truncated, info = env.step(action)
+        if stop.requested:
+            return False, "interrupted"
+        if terminated or truncated:
+            return bool(info["success"]), "save"
+        if realtime:  # a human needs the scene at its real pace
+            next_tick += period
+            time.sleep(max(0.0, next_tick - time.perf_counter()))
+
+
+def _make_teleop(kind: str, task_env):
+    from simreal.real.teleop import make_teleop_expert
+
+    return make_teleop_expert(kind, view=task_env.render)
+
+
+# -- CLI ---------------------------------------------------------------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", default="pick_place", help="task short name (see `simreal tasks`)")
+    parser.add_argument("--episodes", type=int, default=10, help="episodes to save (default 10)")
+    parser.add_argument("--out", type=Path, required=True, help="dataset directory to create (or extend)")
+    parser.add_argument(
+        "--obs",
+        default="state,rgb,pointcloud",
+        help="comma-separated observations: state, rgb, depth, pointcloud, color (coloured cloud) "
+        "(default state,rgb,pointcloud)",
+    )
+    parser.add_argument(
+        "--cameras", default="front,wrist", help="comma-separated cameras (default front,wrist)"
+    )
+    parser.add_argument(
+        "--num-points", type=int, default=512, help="points per point cloud, float32 (N,3) (default 512)"
+    )
+    parser.add_argument(
+        "--image-size", type=int, nargs=2, metavar=("H", "W"), default=(96, 96), help="image size in pixels"
+    )
+    parser.add_argument(
+        "--expert",
+        choices=EXPERTS,
+        default="scripted",
+        help="who acts: the task's scripted expert or a human on a teleop device (ee_delta control)",
+    )
+    parser.add_argument(
+        "--controller",
+        choices=("joint_pos", "ee_delta"),
+        default=None,
+        help="action space recorded (default joint_pos; ee_delta for teleop experts)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="base seed; episode reset seeds derive from it")
+    parser.add_argument(
+        "--resume", action="store_true", help="append to an existing dataset of the same schema"
+    )
+    parser.add_argument(
+        "--keep-failed",
+        action="store_true",
+        help="also save episodes that did not succeed (default: drop them)",
+    )
+    parser.add_argument("--noise", type=float, default=None, help="scripted expert noise scale (0 = none)")
+    parser.add_argument("--max-steps", type=int, default=None, help="episode length limit in control steps")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace) -> CollectConfig:
+    """Build a CollectConfig from parsed CLI arguments (shared with `simreal demo`)."""
+    from simreal.sim import ObservationConfig
+
+    obs = ObservationConfig.parse(args.obs)
+    cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())
+    obs = dataclasses.replace(
+        obs, cameras=cameras, num_points=args.num_points, image_size=tuple(args.image_size)
+    )
+    controller = args.controller or ("joint_pos" if args.expert == "scripted" else "ee_delta")
+    return CollectConfig(
+        task=args.task,
+        episodes=args.episodes,
+        out=Path(args.out),
+        obs=obs.validated(),
+        controller=controller,
+        expert=args.expert,
+        seed=args.seed,
+        resume=args.resume,
+        keep_failed=args.keep_failed,
+        noise=args.noise,
+        max_steps=args.max_steps,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    result = collect(config_from_args(args), progress=not args.no_progress)
+    rate = result.successes / result.attempts if result.attempts else 0.0
+    print(
+        f"wrote {result.saved} episodes ({result.frames} frames, {result.frames_per_second:.0f} frames/s, "
+        f"success {result.successes}/{result.attempts} = {rate:.0%}) to {result.out}; "
+        f"the dataset now holds {result.total_episodes} episodes"
+    )
+    if result.stopped_by in ("SIGINT", "SIGTERM"):
+        print(f"stopped by {result.stopped_by}; every completed episode is saved")
+        return 128 + int(getattr(signal, result.stopped_by))
+    if result.saved < args.episodes and result.stopped_by is None:
+        print(f"gave up after {result.attempts} attempts: the expert succeeded too rarely")
+        return 1
+    return 0
