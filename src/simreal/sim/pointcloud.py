@@ -8,6 +8,7 @@ points survive. Colour, when asked for, travels with each point as rgb in [0, 1]
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,14 @@ def depth_to_camera_points(depth: np.ndarray, intrinsics: np.ndarray) -> np.ndar
     return np.stack([x, y, z], axis=-1).reshape(-1, 3)
 
 
+@functools.lru_cache(maxsize=16)
+def _pixel_rays(height: int, width: int, fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    """float32 (H*W, 3) rays K^-1 [u, v, 1] of every pixel in the OpenCV camera frame."""
+    return depth_to_camera_points(
+        np.ones((height, width)), np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
+    ).astype(np.float32)
+
+
 def transform_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
     """Applies a 4x4 homogeneous transform to (N, 3) points."""
     return points @ transform[:3, :3].T + transform[:3, 3]
@@ -50,11 +59,12 @@ def transform_points(points: np.ndarray, transform: np.ndarray) -> np.ndarray:
 
 def crop_mask(points: np.ndarray, crop: CropConfig) -> np.ndarray:
     """Boolean mask of the (N, 3) base-frame points kept by `crop`."""
-    low, high = np.asarray(crop.low), np.asarray(crop.high)
-    mask = np.all((points >= low) & (points <= high), axis=1)
+    x, y, z = points[:, 0], points[:, 1], points[:, 2]
+    (lx, ly, lz), (hx, hy, hz) = crop.low, crop.high
     if crop.table_z is not None:
-        mask &= points[:, 2] > crop.table_z + crop.table_margin
-    return mask
+        lz = max(lz, crop.table_z + crop.table_margin)
+    # Column-wise comparisons: several times faster than np.all over an (N, 3) boolean array.
+    return (x >= lx) & (x <= hx) & (y >= ly) & (y <= hy) & (z > lz) & (z <= hz)
 
 
 def farthest_point_indices(points: np.ndarray, num_points: int) -> np.ndarray:
@@ -93,11 +103,14 @@ def fuse_point_cloud(
     """
     points, rgb = [], []
     for i, (depth, k, pose) in enumerate(zip(depths, intrinsics, poses, strict=True)):
-        cam_points = transform_points(depth_to_camera_points(depth, k), pose)
-        keep = crop_mask(cam_points, crop)
-        points.append(cam_points[keep])
+        # p_base = R (z * ray) + t = z * (R ray) + t, with the rays of K cached per camera size.
+        rays = _pixel_rays(depth.shape[0], depth.shape[1], k[0, 0], k[1, 1], k[0, 2], k[1, 2])
+        rot, shift = pose[:3, :3].T.astype(np.float32), pose[:3, 3].astype(np.float32)
+        base_points = depth.reshape(-1, 1).astype(np.float32) * (rays @ rot) + shift
+        keep = crop_mask(base_points, crop)
+        points.append(base_points[keep])
         if colors is not None:
-            rgb.append(colors[i].reshape(-1, 3)[keep].astype(np.float64) / 255.0)
+            rgb.append(colors[i].reshape(-1, 3)[keep].astype(np.float32) / 255.0)
     all_points = np.concatenate(points)
     index = farthest_point_indices(all_points, num_points)
     width = 6 if colors is not None else 3
