@@ -1,0 +1,221 @@
+"""`simreal eval`: success rate (95% Wilson interval), episode length and policy latency in sim.
+
+    simreal eval --checkpoint runs/mf --episodes 100 --seed-start 100000 --workers 2 --json eval.json
+
+Seeds: episode i uses seed `seed_start + i`. Seeds the dataset's demonstrations used (its sidecar,
+copied into the checkpoint) are refused, or stepped over with --skip-demo-seeds, so a policy is never
+scored on the very scenes it was trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from simreal.rollout import (
+    DEFAULT_EVAL_SEED_START,
+    Episode,
+    held_out_seeds,
+    load_runner,
+    make_task_env,
+    run_episode,
+    write_video,
+)
+from simreal.training.checkpoint import DATASET_META, resolve_pretrained_dir
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (default: 95%)."""
+    if trials <= 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def summarize(episodes: list[Episode]) -> dict[str, Any]:
+    """Success rate with its 95% Wilson interval, episode lengths (steps) and latency (ms)."""
+    successes = sum(e.success for e in episodes)
+    lengths = np.array([e.length for e in episodes], dtype=float)
+    latencies_ms = 1e3 * np.array([t for e in episodes for t in e.latencies_s] or [np.nan])
+    low, high = wilson_interval(successes, len(episodes))
+    return {
+        "episodes": len(episodes),
+        "successes": successes,
+        "success_rate": successes / len(episodes),
+        "success_ci95": [low, high],
+        "episode_length": {
+            "mean": float(lengths.mean()),
+            "median": float(np.median(lengths)),
+            "max": int(lengths.max()),
+        },
+        "latency_ms": {
+            "p50": float(np.percentile(latencies_ms, 50)),
+            "p99": float(np.percentile(latencies_ms, 99)),
+            "mean": float(latencies_ms.mean()),
+            "calls": int(latencies_ms.size),
+        },
+        "per_episode": [e.summary() for e in episodes],
+    }
+
+
+# Worker-process state: each worker loads the policy and builds the env once.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(pretrained_dir: str, dataset_meta: dict, task: str | None, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER["runner"] = load_runner(pretrained_dir)
+    _WORKER["env"] = make_task_env(dataset_meta, task)
+
+
+def _worker_episode(seed: int, film: str | None) -> Episode:
+    return run_episode(_WORKER["env"], _WORKER["runner"], seed, film=film)
+
+
+def evaluate(
+    checkpoint: str | Path,
+    *,
+    episodes: int,
+    seed_start: int = DEFAULT_EVAL_SEED_START,
+    task: str | None = None,
+    workers: int = 1,
+    video_dir: str | Path | None = None,
+    videos: int = 3,
+    skip_demo_seeds: bool = False,
+) -> dict[str, Any]:
+    """Roll the checkpoint's policy out for `episodes` held-out seeds; returns the summary dict.
+
+    `checkpoint`: a run directory (uses checkpoints/last), a checkpoint or a pretrained_model dir.
+    The first `videos` episodes are filmed into `video_dir` when it is given.
+    """
+    from simreal.datasets import used_seeds
+
+    pretrained = resolve_pretrained_dir(checkpoint)
+    meta_path = pretrained / DATASET_META
+    dataset_meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    seeds = held_out_seeds(seed_start, episodes, used_seeds(dataset_meta), skip_demo_seeds=skip_demo_seeds)
+    camera = ((dataset_meta.get("observation") or {}).get("cameras") or ["front"])[0]
+    films = {s: camera for s in seeds[:videos]} if video_dir else {}
+    workers = max(1, min(workers, len(seeds)))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    started = time.perf_counter()
+    results: list[Episode] = []
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(str(pretrained), dataset_meta, task, threads),
+    ) as pool:
+        futures = [pool.submit(_worker_episode, s, films.get(s)) for s in seeds]
+        bar = tqdm(as_completed(futures), total=len(futures), desc="eval", unit="episode")
+        for future in bar:
+            results.append(future.result())
+            bar.set_postfix(success=f"{sum(e.success for e in results)}/{len(results)}")
+    results.sort(key=lambda e: seeds.index(e.seed))
+    video_paths = []
+    for episode in results:
+        if episode.frames:
+            name = f"seed{episode.seed}_{'success' if episode.success else 'failure'}.mp4"
+            video_paths.append(
+                str(write_video(Path(video_dir) / name, episode.frames, dataset_meta.get("fps", 20)))
+            )
+    config = json.loads((pretrained / "config.json").read_text())
+    return {
+        "checkpoint": str(pretrained),
+        "policy_type": config.get("type"),
+        "task": task or dataset_meta.get("task"),
+        "seeds": {"start": seeds[0], "end": seeds[-1], "skipped_demo_seeds": skip_demo_seeds},
+        **summarize(results),
+        "videos": video_paths,
+        "workers": workers,
+        "wall_s": time.perf_counter() - started,
+        "machine": machine_description(),
+    }
+
+
+def machine_description() -> dict[str, Any]:
+    """Platform, CPU count and library versions, for results quoted with their hardware."""
+    import mujoco
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "mujoco": mujoco.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="run directory (uses checkpoints/last), checkpoint directory or pretrained_model directory",
+    )
+    parser.add_argument("--task", help="task to evaluate in (default: the task of the training dataset)")
+    parser.add_argument("--episodes", type=int, default=50, help="number of evaluation episodes (default 50)")
+    parser.add_argument(
+        "--seed-start",
+        type=int,
+        default=DEFAULT_EVAL_SEED_START,
+        help=f"seed of the first episode; episode i uses seed-start + i (default {DEFAULT_EVAL_SEED_START})",
+    )
+    parser.add_argument(
+        "--skip-demo-seeds",
+        action="store_true",
+        help="step over demonstration seeds instead of refusing an overlapping seed range",
+    )
+    parser.add_argument("--video", metavar="DIR", help="write MP4s of the first few episodes into DIR")
+    parser.add_argument(
+        "--videos", type=int, default=3, help="how many episodes to film with --video (default 3)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="episodes run in this many parallel processes (default 1)"
+    )
+    parser.add_argument(
+        "--json", metavar="OUT", help="write the full result (per-episode rows included) as JSON to OUT"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    result = evaluate(
+        args.checkpoint,
+        episodes=args.episodes,
+        seed_start=args.seed_start,
+        task=args.task,
+        workers=args.workers,
+        video_dir=args.video,
+        videos=args.videos,
+        skip_demo_seeds=args.skip_demo_seeds,
+    )
+    low, high = result["success_ci95"]
+    latency = result["latency_ms"]
+    print(
+        f"{result['task']}: success {result['successes']}/{result['episodes']} "
+        f"= {result['success_rate']:.1%} "
+        f"(95% CI {low:.1%}-{high:.1%}), mean length {result['episode_length']['mean']:.0f} steps, "
+        f"latency p50 {latency['p50']:.1f} ms / p99 {latency['p99']:.1f} ms"
+    )
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0

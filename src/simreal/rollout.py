@@ -1,0 +1,167 @@
+"""Roll a policy out in a simreal task: one episode at a time, timed, optionally filmed.
+
+Shared by `simreal eval` and the periodic evaluation inside `simreal train`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from simreal.errors import UserError
+
+# Seeds for evaluation start here by default, far from the low seeds demonstrations use.
+DEFAULT_EVAL_SEED_START = 100_000
+
+
+class PolicyRunner:
+    """Raw observation dict (numpy, LeRobot feature names, no batch dim) -> numpy action.
+
+    Wraps a LeRobot PreTrainedPolicy with its pre/post-processors: images uint8 (H, W, 3) become
+    float (1, 3, H, W) in [0, 1], everything else float32 with a batch dimension. The policy keeps
+    its own observation history and action queue; `reset()` clears them between episodes.
+    """
+
+    def __init__(self, policy: Any, preprocessor: Any, postprocessor: Any) -> None:
+        self.policy = policy
+        self.preprocessor = preprocessor
+        self.postprocessor = postprocessor
+        self.keys = list(policy.config.input_features)
+        self.device = next(policy.parameters()).device
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    @torch.no_grad()
+    def __call__(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        missing = [k for k in self.keys if k not in observation]
+        if missing:
+            raise UserError(f"observation lacks {', '.join(missing)} that the policy needs")
+        batch = {}
+        for key in self.keys:
+            value = torch.from_numpy(np.asarray(observation[key]))
+            if value.dtype == torch.uint8 and value.ndim == 3:  # HWC image
+                value = value.permute(2, 0, 1).float() / 255.0
+            batch[key] = value.float().unsqueeze(0)
+        action = self.policy.select_action(self.preprocessor(batch))
+        return self.postprocessor(action).squeeze(0).cpu().numpy().astype(np.float32)
+
+
+def load_runner(pretrained_dir: str | Path, device: str = "cpu") -> PolicyRunner:
+    """Load any registered LeRobot policy type (simreal's heads or LeRobot's) from a checkpoint.
+
+    Offline: reads config.json, model.safetensors and the saved processors from `pretrained_dir`.
+    """
+    from lerobot.configs.policies import PreTrainedConfig
+    from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+
+    import simreal.policies  # noqa: F401  (registers simreal's policy types with LeRobot)
+
+    config = PreTrainedConfig.from_pretrained(pretrained_dir, local_files_only=True)
+    config.device = device
+    policy = get_policy_class(config.type).from_pretrained(
+        pretrained_dir, config=config, local_files_only=True
+    )
+    overrides = {"device_processor": {"device": device}}
+    preprocessor, postprocessor = make_pre_post_processors(
+        config, pretrained_path=str(pretrained_dir), preprocessor_overrides=overrides
+    )
+    policy.eval()
+    return PolicyRunner(policy, preprocessor, postprocessor)
+
+
+@dataclass
+class Episode:
+    """One rollout: success, length in policy steps (1/fps s each), per-call latency in seconds."""
+
+    seed: int
+    success: bool
+    length: int
+    latencies_s: list[float] = field(default_factory=list)
+    frames: list[np.ndarray] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"seed": self.seed, "success": self.success, "length": self.length}
+
+
+def run_episode(env: Any, runner: Any, seed: int, *, film: str | None = None) -> Episode:
+    """Reset `env` with `seed` and act with `runner` until success or truncation.
+
+    `film`: a camera name whose RGB frames are kept in `Episode.frames` (for a video).
+    """
+    observation, info = env.reset(seed=seed)
+    runner.reset()
+    frames = [] if film else None
+    latencies = []
+    success, length, done = False, 0, False
+    while not done:
+        if frames is not None:
+            frames.append(env.unwrapped.render_camera(film)[0].copy())
+        start = time.perf_counter()
+        action = runner(observation)
+        latencies.append(time.perf_counter() - start)
+        observation, _reward, terminated, truncated, info = env.step(action)
+        length += 1
+        success = success or bool(info.get("success", False))
+        done = terminated or truncated
+    return Episode(seed, success, length, latencies, frames)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    """Write RGB uint8 frames as an H.264 MP4 (through PyAV, which LeRobot already uses)."""
+    import imageio.v3 as iio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, np.stack(frames), plugin="pyav", codec="libx264", fps=fps)
+    return path
+
+
+def held_out_seeds(start: int, count: int, demo_seeds: set[int], *, skip_demo_seeds: bool) -> list[int]:
+    """`count` consecutive evaluation seeds from `start`, never a demonstration seed.
+
+    With `skip_demo_seeds` the demo seeds are stepped over (the list stays deterministic); without
+    it an overlap is refused, naming the first clash and a start that avoids it.
+    """
+    if count < 1:
+        raise UserError(f"--episodes must be >= 1, got {count}")
+    if start < 0:
+        raise UserError(f"--seed-start must be >= 0, got {start}")
+    if not skip_demo_seeds:
+        clash = sorted(s for s in range(start, start + count) if s in demo_seeds)
+        if clash:
+            raise UserError(
+                f"evaluation seeds {start}..{start + count - 1} overlap {len(clash)} demonstration seeds "
+                f"(first {clash[0]}); use --seed-start {max(demo_seeds) + 1} or --skip-demo-seeds"
+            )
+        return list(range(start, start + count))
+    seeds, seed = [], start
+    while len(seeds) < count:
+        if seed not in demo_seeds:
+            seeds.append(seed)
+        seed += 1
+    return seeds
+
+
+def make_task_env(dataset_meta: dict[str, Any], task: str | None = None) -> Any:
+    """The env a dataset was recorded in (task, controller, observation config from its sidecar).
+
+    `task` overrides the sidecar's task name (same observation config and controller).
+    """
+    from simreal.sim import ObservationConfig, make_env
+
+    observation = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in (dataset_meta.get("observation") or {}).items()
+    }
+    name = task or dataset_meta.get("task")
+    if not name:
+        raise UserError("no task: the checkpoint has no dataset sidecar, pass --task")
+    return make_env(
+        name,
+        obs=ObservationConfig(**observation),
+        controller=dataset_meta.get("controller", "joint_pos"),
+    )

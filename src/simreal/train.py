@@ -1,0 +1,325 @@
+"""`simreal train`: fit a policy to a LeRobot dataset, with checkpoints, EMA, TensorBoard and resume.
+
+    simreal train --policy meanflow --dataset data/pick_place --obs state,pointcloud --out runs/mf
+
+Python API: `train(TrainConfig(...), resume=False) -> TrainResult`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from lerobot.utils.random_utils import set_seed
+from lerobot.utils.utils import cycle
+
+from simreal.datasets import open_dataset, read_simreal_meta, used_seeds
+from simreal.datasets.sidecar import sidecar_file
+from simreal.errors import UserError
+from simreal.training.checkpoint import (
+    CHECKPOINTS,
+    TrainingState,
+    last_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+)
+from simreal.training.config import CONFIG_FILENAME, POLICY_KINDS, PRESETS, TrainConfig
+from simreal.training.data import ACTION, TrainingWindows, dataset_stats, make_batch_loader, resolve_obs_keys
+from simreal.training.metrics import TrainMetrics
+from simreal.training.optim import make_ema, make_optimizer, make_scheduler
+from simreal.training.policy_factory import PolicyBundle, build_policy
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: its last checkpoint and how training went."""
+
+    run_dir: Path
+    checkpoint: Path
+    step: int
+    losses: list[float] = field(default_factory=list)  # one per step run in this call
+    samples_per_s: float = 0.0
+    data_wait_fraction: float = 0.0
+    wall_s: float = 0.0
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA device is available")
+    if name not in ("cpu", "cuda"):
+        raise UserError(f"unknown --device {name!r}; choose auto, cpu or cuda")
+    return torch.device(name)
+
+
+def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
+    """Train `config.policy` on `config.dataset`, writing checkpoints under `config.out`.
+
+    With `resume`, continues from RUN/checkpoints/last (weights, EMA, optimiser, scheduler, RNG and
+    the data order). A run directory that already holds checkpoints is never overwritten without it.
+    """
+    started = time.perf_counter()
+    run_dir = Path(config.out)
+    previous = last_checkpoint(run_dir)
+    if resume and previous is None:
+        raise UserError(f"--resume: {run_dir} has no checkpoint to resume from")
+    if not resume and (run_dir / CHECKPOINTS).exists():
+        raise UserError(f"{run_dir} already holds a run: pass --resume or choose another --out")
+    device = resolve_device(config.device)
+    set_seed(config.seed)
+
+    dataset = open_dataset(config.dataset)
+    obs_keys = resolve_obs_keys(config.obs, dataset.meta.features)
+    keys = [*obs_keys, ACTION]
+    features = {k: dataset.meta.features[k] for k in keys}
+    sidecar = read_simreal_meta(config.dataset) if sidecar_file(config.dataset).is_file() else None
+    if config.eval_every > 0 and sidecar is None:
+        raise UserError(f"--eval-every needs the dataset's task: {config.dataset} has no meta/simreal.json")
+    bundle = build_policy(
+        config.policy, config.preset, features, dataset_stats(dataset, keys), device, config.policy_overrides
+    )
+    optimizer = make_optimizer(bundle.policy, config)
+    state = TrainingState(
+        bundle.policy, optimizer, make_scheduler(optimizer, config), make_ema(bundle.policy, config)
+    )
+    step = restore_checkpoint(previous, state) if resume else 0
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir)
+    windows = TrainingWindows(dataset, obs_keys, bundle.obs_deltas, bundle.action_deltas)
+    loader = make_batch_loader(
+        windows,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        drop_n_last_frames=bundle.drop_n_last_frames,
+        num_workers=config.num_workers,
+        start_step=step,
+    )
+    result = TrainResult(run_dir, previous, step)
+    metrics = TrainMetrics(run_dir, step, config.steps, config.log_every)
+    batches = cycle(loader)
+    params = [p for p in bundle.policy.parameters() if p.requires_grad]
+    try:
+        while step < config.steps:
+            batch = next(batches)
+            metrics.data_ready()
+            loss = _update(bundle, batch, state, config.grad_clip_norm, params)
+            step += 1
+            result.losses.append(loss)
+            metrics.step_done(step, loss, optimizer.param_groups[0]["lr"], config.batch_size)
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                result.checkpoint = save_checkpoint(
+                    run_dir, step, state, config, (bundle.preprocessor, bundle.postprocessor), sidecar
+                )
+                metrics.mark()
+            if config.eval_every > 0 and (step % config.eval_every == 0 or step == config.steps):
+                summary = _evaluate_in_training(bundle, state, sidecar, config, run_dir, step)
+                metrics.scalars(step, {"eval/success_rate": summary["success_rate"]})
+                result.evaluations.append(summary)
+                metrics.mark()
+    finally:
+        metrics.close()
+    result.step = step
+    result.samples_per_s = metrics.samples_per_s
+    result.data_wait_fraction = metrics.data_fraction
+    result.wall_s = time.perf_counter() - started
+    return result
+
+
+def _update(bundle: PolicyBundle, batch: dict, state: TrainingState, clip: float, params: list) -> float:
+    """One optimiser step on `batch`; returns the loss."""
+    policy = bundle.policy
+    policy.train()
+    loss, _ = policy.forward(bundle.preprocessor(batch))
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, clip)
+    state.optimizer.step()
+    state.scheduler.step()
+    state.ema.step(params)
+    return float(loss.detach())
+
+
+def _evaluate_in_training(
+    bundle: PolicyBundle, state: TrainingState, sidecar: dict, config: TrainConfig, run_dir: Path, step: int
+) -> dict[str, Any]:
+    """Roll out the EMA weights in the dataset's task; writes RUN/eval/step_<n>.{json,mp4}."""
+    from simreal.evaluate import summarize
+    from simreal.rollout import (
+        DEFAULT_EVAL_SEED_START,
+        PolicyRunner,
+        held_out_seeds,
+        make_task_env,
+        run_episode,
+        write_video,
+    )
+
+    params = [p for p in bundle.policy.parameters() if p.requires_grad]
+    state.ema.store(params)
+    state.ema.copy_to(params)
+    bundle.policy.eval()
+    env = make_task_env(sidecar)
+    try:
+        runner = PolicyRunner(bundle.policy, bundle.preprocessor, bundle.postprocessor)
+        seeds = held_out_seeds(
+            DEFAULT_EVAL_SEED_START, config.eval_episodes, used_seeds(sidecar), skip_demo_seeds=True
+        )
+        camera = (sidecar.get("observation") or {}).get("cameras", ["front"])[0]
+        episodes = [run_episode(env, runner, s, film=camera if i == 0 else None) for i, s in enumerate(seeds)]
+    finally:
+        env.close()
+        state.ema.restore(params)
+    out = run_dir / "eval" / f"step_{step:06d}"
+    write_video(out.with_suffix(".mp4"), episodes[0].frames, sidecar.get("fps", 20))
+    summary = {"step": step, **summarize(episodes)}
+    out.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy",
+        choices=POLICY_KINDS,
+        help="policy head to train (lerobot_diffusion = LeRobot's own DiffusionPolicy, for comparison)",
+    )
+    parser.add_argument("--dataset", help="LeRobot dataset directory (e.g. written by `simreal collect`)")
+    parser.add_argument(
+        "--obs",
+        default="state,pointcloud",
+        help="comma-separated observations the policy sees: state, pointcloud, rgb (all cameras), "
+        "a camera name, or full feature names (default: state,pointcloud)",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="run directory: checkpoints/, tensorboard/, eval/ and simreal_train.json go here",
+    )
+    parser.add_argument(
+        "--steps", type=int, help="optimiser steps in total (default 2000; with --resume, extends the run)"
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="samples per step (default 64)")
+    parser.add_argument(
+        "--config",
+        choices=PRESETS,
+        default="small",
+        help="model size preset: tiny (tests), small (CPU, default) or paper (the published sizes)",
+    )
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for weights, noise and data order (default 0)"
+    )
+    parser.add_argument("--lr", type=float, default=1e-4, help="peak learning rate of AdamW (default 1e-4)")
+    parser.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=500,
+        help="linear warm-up steps before the cosine decay (capped at steps/10; default 500)",
+    )
+    parser.add_argument(
+        "--num-workers",
+        type=int,
+        default=0,
+        help="DataLoader worker processes (default 0: load in the training process)",
+    )
+    parser.add_argument(
+        "--save-every",
+        type=int,
+        default=0,
+        help="steps between checkpoints (default: a quarter of --steps; the last step is always saved)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from checkpoints/last with its saved config",
+    )
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        help="roll the EMA policy out in the dataset's task every K steps (0: never)",
+    )
+    parser.add_argument(
+        "--eval-episodes", type=int, default=10, help="episodes per periodic evaluation (default 10)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="policy config override, VALUE parsed as JSON (repeatable), e.g. --set horizon=16",
+    )
+
+
+def _overrides(items: list[str]) -> dict[str, Any]:
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the command line asks for (on --resume: the run's saved config, updated)."""
+    if args.resume:
+        saved = Path(args.out) / CONFIG_FILENAME
+        if not saved.is_file():
+            raise UserError(f"--resume: {saved} not found")
+        values = json.loads(saved.read_text())
+        values.update(
+            device=args.device,
+            num_workers=args.num_workers,
+            eval_every=args.eval_every,
+            eval_episodes=args.eval_episodes,
+        )
+        if args.steps is not None:
+            values["steps"] = args.steps
+        return TrainConfig(**values)
+    if not args.policy or not args.dataset:
+        raise UserError("--policy and --dataset are required (unless --resume)")
+    return TrainConfig(
+        policy=args.policy,
+        dataset=args.dataset,
+        out=args.out,
+        obs=tuple(t for t in args.obs.split(",") if t.strip()),
+        preset=args.config,
+        steps=args.steps if args.steps is not None else 2000,
+        batch_size=args.batch_size,
+        device=args.device,
+        seed=args.seed,
+        lr=args.lr,
+        warmup_steps=args.warmup_steps,
+        num_workers=args.num_workers,
+        save_every=args.save_every,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        policy_overrides=_overrides(args.set),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    result = train(config_from_args(args), resume=args.resume)
+    print(
+        f"trained to step {result.step}: loss {result.losses[-1] if result.losses else float('nan'):.4f}, "
+        f"{result.samples_per_s:.0f} samples/s, {100 * result.data_wait_fraction:.0f}% waiting for data; "
+        f"checkpoint {result.checkpoint}"
+    )
+    for summary in result.evaluations:
+        print(
+            f"  step {summary['step']}: success {summary['success_rate']:.2f} "
+            f"over {summary['episodes']} episodes"
+        )
+    return 0

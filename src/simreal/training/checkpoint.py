@@ -1,0 +1,130 @@
+"""Checkpoints in LeRobot's layout, plus what EMA training needs to resume.
+
+    RUN/checkpoints/<step>/pretrained_model/   config.json, model.safetensors (EMA weights, the ones
+                                               to deploy), policy_{pre,post}processor*.{json,safetensors},
+                                               simreal_train.json, simreal_dataset.json
+    RUN/checkpoints/<step>/training_state/     LeRobot's optimizer/scheduler/rng/step files, plus
+                                               raw_model.safetensors (the non-EMA weights) and
+                                               ema_state.json
+    RUN/checkpoints/last -> <step>
+
+A checkpoint is written into `<step>.partial` and renamed when complete, then `last` moves: an
+interrupted save never leaves `last` pointing at half a checkpoint. Everything is safetensors/JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers.training_utils import EMAModel
+from lerobot.common.train_utils import get_step_identifier, load_training_state, save_training_state
+from safetensors.torch import load_model, save_model
+
+from simreal.errors import UserError
+from simreal.training.config import TrainConfig
+
+CHECKPOINTS = "checkpoints"
+LAST = "last"
+PRETRAINED = "pretrained_model"
+TRAINING_STATE = "training_state"
+RAW_WEIGHTS = "raw_model.safetensors"
+EMA_STATE = "ema_state.json"
+DATASET_META = "simreal_dataset.json"
+
+
+@dataclass
+class TrainingState:
+    """The mutable objects a checkpoint restores."""
+
+    policy: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    ema: EMAModel
+
+
+def save_checkpoint(
+    run_dir: Path,
+    step: int,
+    state: TrainingState,
+    config: TrainConfig,
+    processors: tuple[Any, Any],
+    dataset_meta: dict | None,
+) -> Path:
+    """Write the checkpoint of `step` and point `last` at it; returns the checkpoint directory."""
+    root = Path(run_dir) / CHECKPOINTS
+    final = root / get_step_identifier(step, config.steps)
+    partial = final.with_name(final.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    training_dir = partial / TRAINING_STATE
+    training_dir.mkdir(parents=True)
+    save_model(state.policy, str(training_dir / RAW_WEIGHTS))
+    (training_dir / EMA_STATE).write_text(json.dumps({"optimization_step": state.ema.optimization_step}))
+    save_training_state(
+        partial, step, state.optimizer, state.scheduler, num_processes=1, batch_size=config.batch_size
+    )
+
+    pretrained = partial / PRETRAINED
+    params = _trainable(state.policy)
+    state.ema.store(params)
+    state.ema.copy_to(params)
+    try:
+        state.policy.save_pretrained(pretrained)
+    finally:
+        state.ema.restore(params)
+    for processor in processors:
+        processor.save_pretrained(pretrained)
+    config.save(pretrained)
+    if dataset_meta is not None:
+        (pretrained / DATASET_META).write_text(json.dumps(dataset_meta, indent=2))
+
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(partial, final)
+    link = root / LAST
+    tmp_link = root / (LAST + ".tmp")
+    tmp_link.unlink(missing_ok=True)
+    tmp_link.symlink_to(final.name)
+    os.replace(tmp_link, link)
+    return final
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint `RUN/checkpoints/last` points at, or None when the run has none."""
+    link = Path(run_dir) / CHECKPOINTS / LAST
+    return link.resolve() if link.exists() else None
+
+
+def restore_checkpoint(checkpoint_dir: Path, state: TrainingState) -> int:
+    """Load weights, EMA, optimiser, scheduler and RNG state in place; returns the step reached."""
+    checkpoint_dir = Path(checkpoint_dir)
+    training_dir = checkpoint_dir / TRAINING_STATE
+    if not (training_dir / RAW_WEIGHTS).is_file():
+        raise UserError(f"{checkpoint_dir} has no {TRAINING_STATE}/{RAW_WEIGHTS}: cannot resume from it")
+    params = _trainable(state.policy)
+    # The EMA shadow is the deployed weights; load them through the model, then the raw weights.
+    load_model(state.policy, str(checkpoint_dir / PRETRAINED / "model.safetensors"))
+    with torch.no_grad():
+        for shadow, param in zip(state.ema.shadow_params, params, strict=True):
+            shadow.copy_(param)
+    state.ema.optimization_step = json.loads((training_dir / EMA_STATE).read_text())["optimization_step"]
+    load_model(state.policy, str(training_dir / RAW_WEIGHTS))
+    step, _, _ = load_training_state(checkpoint_dir, state.optimizer, state.scheduler)
+    return step
+
+
+def resolve_pretrained_dir(path: str | Path) -> Path:
+    """Accept a run directory, a checkpoint directory or a pretrained_model directory."""
+    path = Path(path)
+    for candidate in (path, path / PRETRAINED, path / CHECKPOINTS / LAST / PRETRAINED):
+        if (candidate / "config.json").is_file() and (candidate / "model.safetensors").is_file():
+            return candidate.resolve()
+    raise UserError(f"{path} holds no checkpoint (looked for config.json + model.safetensors)")
+
+
+def _trainable(policy: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for p in policy.parameters() if p.requires_grad]

@@ -1,0 +1,57 @@
+"""The `simreal train` command line: arguments, help and refusals (the loop is in tests/training/)."""
+
+import argparse
+
+import pytest
+
+from simreal import train
+from simreal.cli import main
+from simreal.errors import UserError
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    train.configure(parser)
+    return parser.parse_args(argv)
+
+
+def test_help_explains_every_argument():
+    parser = argparse.ArgumentParser()
+    train.configure(parser)
+    for action in parser._actions:
+        assert action.help, action.dest
+
+
+def test_command_line_becomes_a_config():
+    args = parse(
+        "--policy",
+        "meanflow",
+        "--dataset",
+        "d",
+        "--out",
+        "r",
+        "--obs",
+        "state,pointcloud",
+        "--steps",
+        "10",
+        "--set",
+        "horizon=4",
+        "--set",
+        "name=x",
+    )
+    config = train.config_from_args(args)
+    assert config.policy == "meanflow" and config.obs == ("state", "pointcloud") and config.steps == 10
+    assert config.policy_overrides == {"horizon": 4, "name": "x"}
+    assert config.warmup == 1  # warm-up never exceeds a tenth of a short run
+
+
+def test_bad_input_exits_2(tmp_path, capsys):
+    assert (
+        main(["train", "--policy", "meanflow", "--dataset", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    )
+    assert "not a LeRobot dataset" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(UserError, match="required"):
+        train.config_from_args(parse("--out", "r"))
+    with pytest.raises(UserError, match="not found"):
+        train.config_from_args(parse("--out", str(tmp_path), "--resume"))
