@@ -50,7 +50,7 @@ class DifferentialIK:
     """Damped least-squares inverse kinematics for the TCP site on MuJoCo Jacobians (mj_jacSite).
 
     Each iteration solves dq = J^T (J J^T + damping^2 I)^-1 e for the 6-D pose error e, adds a pull
-    towards the home posture projected into the Jacobian's nullspace (keeps the elbow up and the wrist
+    towards the home posture projected into the Jacobian's exact nullspace (keeps the elbow up and the wrist
     away from its limits), and clamps to the joint limits. Runs on its own MjData (the simulation is
     not touched).
     """
@@ -106,7 +106,10 @@ class DifferentialIK:
             jac = np.vstack([self._jacp[:, dofs], self._jacr[:, dofs]])
             jj = jac @ jac.T + self.damping**2 * eye6
             pinv = jac.T @ np.linalg.solve(jj, eye6)
-            dq = pinv @ err + (np.eye(7) - pinv @ jac) @ (self.nullspace_gain * (self.home_q - q))
+            # The exact (undamped) projector keeps the posture pull out of the task space; with the
+            # damped inverse it would leak into the pose and leave an error floor.
+            nullspace = np.eye(7) - np.linalg.pinv(jac) @ jac
+            dq = pinv @ err + nullspace @ (self.nullspace_gain * (self.home_q - q))
             q = np.clip(q + dq, self.lower, self.upper)
         return q
 

@@ -8,8 +8,20 @@ what `mujoco.Renderer` does for a single camera, batched; the depth linearisatio
 
 from __future__ import annotations
 
+import os
+
 import mujoco
 import numpy as np
+
+
+def _gl_context_class():
+    """EGL (headless) unless MUJOCO_GL names another backend. Imported explicitly because
+    `mujoco.GLContext` is fixed when mujoco is first imported, possibly before MUJOCO_GL was set."""
+    if os.environ.get("MUJOCO_GL", "egl") == "egl":
+        from mujoco.egl import GLContext
+
+        return GLContext
+    return mujoco.GLContext
 
 
 class TiledRenderer:
@@ -19,7 +31,7 @@ class TiledRenderer:
         self.model = model
         self.max_width = model.vis.global_.offwidth
         self.max_height = model.vis.global_.offheight
-        self._gl = mujoco.GLContext(self.max_width, self.max_height)
+        self._gl = _gl_context_class()(self.max_width, self.max_height)
         self._gl.make_current()
         self._context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150)
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._context)
