@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import mujoco
 import numpy as np
 
 from simreal.sim.base import SimTaskEnv, TaskConfig
@@ -157,51 +158,61 @@ class PegInsertEnv(SimTaskEnv):
 
 
 class PegInsertExpert(WaypointExpert):
-    """Top-down grasp of the peg's upper part, lift, carry over the hole turning the peg to the hole's
-    yaw, then closed-loop alignment: measure where the peg really is (it may sit off-centre or turned
-    in the jaw) and shift the commanded TCP until the peg is over the hole, descend slowly with the
-    commanded TCP slightly below the target (the servos' stiffness is the compliance), release, lift.
+    """Grasp, carry, align, insert, release, with the peg's measured pose closing every loop.
+
+    grasp: top-down over the peg's upper part at its yaw (mod 90 deg), close, lift to the carry height.
+    carry: over the hole, turning the peg to the hole's yaw (mod 90 deg).
+    align: shift the commanded TCP by the peg's measured offset from the hole axis (it may sit
+      off-centre or turned in the jaw) while lowering it to `hover_gap` above the block, until the
+      offset is under `align_tol`.
+    insert: descend `insert_step` per plan at `insert_speed`, re-centring on the measured offset each
+      time; the commanded TCP leads the peg by the servo lag, the arm's stiffness is the compliance.
+      A stall (the peg lags the command by more than 3 mm: caught on the hole's rim) backs up to the
+      hover height and aligns again. Once deep enough: open, lift.
+    A peg that leaves the jaw (dropped, knocked over) sends the expert back to grasp.
 
     Noise shifts the grasp point (<= 4 mm) and height, the hover and carry heights; the base class adds
-    speed and joint-target noise. A failed grasp (peg not lifted) is retried from the peg's pose.
+    speed and joint-target noise (kept at a quarter during align/insert, finer than the clearance).
     """
 
     grasp_below_top = 0.02  # m from the peg's top to the TCP (pad centre) when grasping
+    hover_gap = 0.005  # m between the peg's bottom and the block's top before inserting
+    align_tol = 0.0004  # m
+    insert_step = 0.005  # m
     insert_speed = 0.02  # m/s
 
     def reset(self) -> None:
         super().reset()
         self._phase = "grasp"
-        self._align_rounds = 0
+        self.joint_noise = WaypointExpert.joint_noise
 
     def plan(self) -> list[Waypoint]:
-        env: PegInsertEnv = self.env
-        cfg = env.config
-        peg, _ = env.peg_pose()
-        lifted = peg[2] > cfg.peg_length / 2 + 0.01
-        if self._phase != "grasp" and not lifted and not env.is_success():
+        if self._phase not in ("grasp", "done") and not self._holding():
             self._phase = "grasp"  # dropped or never grasped: start over from the peg's pose
-        if self._phase == "grasp":
-            self._phase = "carry"
-            return self._grasp()
-        if self._phase == "carry":
-            self._phase = "align"
-            return self._carry()
-        if self._phase == "align":
-            return self._align()
-        return [Waypoint(self._cmd_pos + np.array([0, 0, 0.1]), self._cmd_quat, 0.0, 0.1, hold=100)]
+        fine = self._phase in ("align", "insert")
+        self.joint_noise = WaypointExpert.joint_noise * (0.25 if fine else 1.0)
+        return getattr(self, f"_{self._phase}")()
+
+    def _holding(self) -> bool:
+        """True when the TCP is between the jaws around the peg (within 6 mm of its axis)."""
+        env: PegInsertEnv = self.env
+        center, quat = env.peg_pose()
+        tcp, _ = env.robot.tcp_pose()
+        rot = env.data.xmat[env._peg_body].reshape(3, 3)
+        local = rot.T @ (tcp - center)
+        return bool(np.linalg.norm(local[:2]) < 0.006 and abs(local[2]) < env.config.peg_length / 2)
 
     def _grasp(self) -> list[Waypoint]:
         env: PegInsertEnv = self.env
         n, rng = self.noise, self.rng
         peg, _ = env.peg_pose()
-        self._grasp_yaw = square_yaw(env.peg_yaw())
-        down = yaw_down_quat(self._grasp_yaw)
+        down = yaw_down_quat(square_yaw(env.peg_yaw()))
         grasp = peg + np.append(np.clip(rng.normal(0, 0.002 * n, 2), -0.004, 0.004), 0.0)
         top = peg[2] + env.config.peg_length / 2
         grasp[2] = top - self.grasp_below_top + rng.uniform(-0.004, 0.004) * n
         hover = top + 0.06 + rng.uniform(0, 0.04) * n
         self._carry_z = env.config.hole_depth + env.config.peg_length + 0.05 + rng.uniform(0, 0.03) * n
+        self._phase = "carry"
         return [
             Waypoint(np.array([grasp[0], grasp[1], hover]), down, 0.0, speed=0.45),
             Waypoint(grasp, down, 0.0, speed=0.15, hold=1),
@@ -209,41 +220,57 @@ class PegInsertExpert(WaypointExpert):
             Waypoint(np.array([grasp[0], grasp[1], self._carry_z]), down, 1.0, speed=0.25),
         ]
 
-    def _insert_quat(self) -> np.ndarray:
-        """TCP orientation that turns the held peg to the hole's yaw (the smallest turn, mod 90 deg)."""
-        env: PegInsertEnv = self.env
-        _, hole_yaw = env.hole_pose()
-        turn = square_yaw(hole_yaw - env.peg_yaw())
-        tcp_yaw = square_yaw(self._grasp_yaw) + turn
-        return yaw_down_quat(tcp_yaw)
-
     def _carry(self) -> list[Waypoint]:
         env: PegInsertEnv = self.env
         hole, _ = env.hole_pose()
         target = self._cmd_pos[:2] + hole[:2] - env.peg_bottom()[:2]
-        self._align_rounds = 0
+        self._phase = "align"
         return [Waypoint(np.array([*target, self._carry_z]), self._insert_quat(), 1.0, speed=0.35, hold=4)]
 
-    def _align(self) -> list[Waypoint]:
-        """Shift the commanded TCP by the peg's measured offset from the hole axis, lower it to just
-        above the block (twice, the second time 5 mm above), then insert."""
+    def _insert_quat(self) -> np.ndarray:
+        """TCP orientation that turns the held peg to the hole's yaw (the smallest turn, mod 90 deg),
+        from the commanded TCP yaw, so a peg turned in the jaw is turned back too."""
         env: PegInsertEnv = self.env
-        cfg = env.config
+        _, hole_yaw = env.hole_pose()
+        cmd_rot = np.empty(9)
+        mujoco.mju_quat2Mat(cmd_rot, self._cmd_quat)
+        cmd_yaw = math.atan2(cmd_rot[3], cmd_rot[0])
+        return yaw_down_quat(cmd_yaw + square_yaw(hole_yaw - env.peg_yaw()))
+
+    def _centred(self, bottom_z: float) -> tuple[np.ndarray, float]:
+        """Commanded TCP position that puts the peg's bottom centre on the hole axis at height
+        `bottom_z` (m), and the peg's current offset (m) from the axis."""
+        env: PegInsertEnv = self.env
         hole, _ = env.hole_pose()
         bottom = env.peg_bottom()
-        offset_xy = hole[:2] - bottom[:2]
-        quat = self._insert_quat()
-        self._align_rounds += 1
         pos = self._cmd_pos.copy()
-        pos[:2] += offset_xy
-        bottom_to_cmd = self._cmd_pos[2] - bottom[2]
-        if self._align_rounds < 3:
-            pos[2] = cfg.hole_depth + bottom_to_cmd + (0.02 if self._align_rounds == 1 else 0.005)
-            return [Waypoint(pos, quat, 1.0, speed=0.1, hold=4)]
-        self._phase = "release"
-        insert = pos.copy()
-        insert[2] = cfg.hole_depth - cfg.success_depth - 0.006 + bottom_to_cmd
-        return [
-            Waypoint(insert, quat, 1.0, speed=self.insert_speed, hold=2),
-            Waypoint(insert, quat, 0.0, hold=4),
-        ]
+        pos[:2] += hole[:2] - bottom[:2]
+        pos[2] = bottom_z + self._cmd_pos[2] - bottom[2]
+        return pos, float(np.linalg.norm(hole[:2] - bottom[:2]))
+
+    def _align(self) -> list[Waypoint]:
+        env: PegInsertEnv = self.env
+        hover_z = env.config.hole_depth + self.hover_gap
+        pos, offset = self._centred(hover_z)
+        if offset < self.align_tol and abs(env.peg_bottom()[2] - hover_z) < 0.002:
+            self._phase = "insert"
+            self._lag = self._cmd_pos[2] - env.peg_bottom()[2]  # TCP-to-peg-bottom while free (m)
+            return self._insert()
+        return [Waypoint(pos, self._insert_quat(), 1.0, speed=0.08, hold=3)]
+
+    def _insert(self) -> list[Waypoint]:
+        env: PegInsertEnv = self.env
+        cfg = env.config
+        bottom_z = env.peg_bottom()[2]
+        if bottom_z > self._cmd_pos[2] - self._lag + 0.003:  # caught on the rim: back up, re-align
+            self._phase = "align"
+            return [Waypoint(self._cmd_pos + np.array([0, 0, 0.004]), self._cmd_quat, 1.0, speed=0.05)]
+        goal_z = cfg.hole_depth - cfg.success_depth - 0.005
+        if bottom_z <= goal_z + 0.001:
+            self._phase = "done"
+            return [Waypoint(self._cmd_pos, self._cmd_quat, 0.0, hold=4)]
+        pos, _ = self._centred(max(bottom_z - self.insert_step, goal_z))
+        return [Waypoint(pos, self._cmd_quat, 1.0, speed=self.insert_speed)]
+
+    def _done(self) -> list[Waypoint]:
+        return [Waypoint(self._cmd_pos + np.array([0, 0, 0.1]), self._cmd_quat, 0.0, speed=0.1, hold=100)]
