@@ -3,7 +3,8 @@
 Storage rules (LeRobot v3.0):
 - `observation.images.<cam>` uint8 (H, W, 3) -> dtype "video" (one MP4 stream per camera).
 - `observation.depth.<cam>` float32 (H, W, 1) metres -> dtype "video" with `info.is_depth_map`
-  (LeRobot's 12-bit log-quantised lossless HEVC; about 1 mm error at 2 m).
+  (LeRobot's 12-bit log-quantised lossless HEVC; about 1 mm error at 2 m; depths are clipped to
+  0.01..10 m, so a background at the far plane reads back as 10 m).
 - `observation.pointcloud` float32 (N, 3) or (N, 6) and every other array -> a parquet column, exact.
 """
 
