@@ -126,10 +126,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_TOLERANCE,
         help=f"largest allowed |replayed - recorded| observation.state error (default {DEFAULT_TOLERANCE:g})",
     )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    result = replay_episode(args.path, args.episode, video=args.out, camera=args.camera, progress=True)
+    result = replay_episode(
+        args.path, args.episode, video=args.out, camera=args.camera, progress=not args.no_progress
+    )
     for key, err in result.max_abs_error.items():
         print(f"max |replayed - recorded| {key}: {err:.3g} (frame {result.worst_frame[key]})")
     print(f"success recorded {result.recorded_success}, replayed {result.replayed_success}")
@@ -141,6 +144,6 @@ def run(args: argparse.Namespace) -> int:
     elif state_err > args.tolerance:
         raise UserError(
             f"replay of episode {args.episode} diverged: max |Δ observation.state| {state_err:.3g} > "
-            f"tolerance {args.tolerance:g} (first worst at frame {result.worst_frame[STATE_KEY]})"
+            f"tolerance {args.tolerance:g} (worst at frame {result.worst_frame[STATE_KEY]})"
         )
     return 0

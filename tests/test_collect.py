@@ -1,0 +1,165 @@
+"""`simreal collect` on the real pick_place task: seeds, success filtering, interruption, bad input."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from simreal.cli import main  # noqa: E402
+from simreal.collect import episode_seed  # noqa: E402
+from simreal.datasets import read_simreal_meta, validate_dataset  # noqa: E402
+
+
+def tree_digest(root):
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(root)).encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def test_collects_successful_episodes_with_recorded_seeds(tmp_path, capsys):
+    out = tmp_path / "ds"
+    rc = main(
+        ["collect", "--episodes", "2", "--obs", "state", "--out", str(out), "--seed", "7", "--no-progress"]
+    )
+    assert rc == 0
+    assert "wrote 2 episodes" in capsys.readouterr().out
+    meta = read_simreal_meta(out)
+    assert [ep["seed"] for ep in meta["episodes"]] == [episode_seed(7, 0), episode_seed(7, 1)]
+    assert all(ep["success"] for ep in meta["episodes"])
+    assert meta["expert"] == {"kind": "scripted", "noise": 1.0} and meta["controller"] == "joint_pos"
+    report = validate_dataset(out)
+    assert report.ok, report.problems
+    assert report.frames == sum(ep["length"] for ep in meta["episodes"])
+
+    # --resume continues the attempt numbering: new seeds, appended episodes
+    rc = main(
+        [
+            "collect",
+            "--episodes",
+            "1",
+            "--obs",
+            "state",
+            "--out",
+            str(out),
+            "--seed",
+            "7",
+            "--resume",
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    meta = read_simreal_meta(out)
+    assert [ep["seed"] for ep in meta["episodes"]][-1] == episode_seed(7, 2)
+    assert validate_dataset(out).episodes == 3
+
+
+def test_failed_episodes_are_dropped_unless_kept(tmp_path, capsys):
+    out = tmp_path / "dropped"
+    # 5 steps is far too short to succeed: every attempt fails
+    args = ["collect", "--episodes", "2", "--obs", "state", "--max-steps", "5", "--no-progress"]
+    from simreal.collect import CollectConfig, collect
+    from simreal.sim import ObservationConfig
+
+    result = collect(
+        CollectConfig("pick_place", 2, out, ObservationConfig.parse("state"), max_steps=5, max_attempts=3),
+        progress=False,
+    )
+    assert (result.saved, result.attempts, result.successes) == (0, 3, 0)
+    meta = read_simreal_meta(out)
+    assert meta["episodes"] == [] and len(meta["discarded_seeds"]) == 3
+
+    kept = tmp_path / "kept"
+    assert main([*args, "--out", str(kept), "--keep-failed"]) == 0
+    meta = read_simreal_meta(kept)
+    assert [(ep["success"], ep["length"]) for ep in meta["episodes"]] == [(False, 5), (False, 5)]
+    assert validate_dataset(kept).ok
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_collection_keeps_completed_episodes(tmp_path, sig):
+    out = tmp_path / "ds"
+    cmd = [
+        sys.executable,
+        "-m",
+        "simreal.cli",
+        "collect",
+        "--episodes",
+        "200",
+        "--obs",
+        "state,pointcloud",
+        "--max-steps",
+        "25",
+        "--keep-failed",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sidecar = out / "meta" / "simreal.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if sidecar.is_file() and len(read_simreal_meta(out)["episodes"]) >= 2:
+            break
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.2)
+    time.sleep(0.3)  # land inside a later episode
+    proc.send_signal(sig)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, output
+    assert f"stopped by {sig.name}" in output
+    report = validate_dataset(out)
+    assert report.ok, report.problems
+    meta = read_simreal_meta(out)
+    assert report.episodes == len(meta["episodes"]) >= 2
+    assert all(ep["length"] == 25 for ep in meta["episodes"])  # the partial episode was dropped
+
+
+def one_line_error(capsys):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_unknown_task_exits_2_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["collect", "--task", "no_such_task", "--out", str(out), "--no-progress"]) == 2
+    assert "unknown task 'no_such_task'" in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_unknown_camera_exits_2_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["collect", "--cameras", "front,ceiling", "--out", str(out), "--no-progress"]) == 2
+    assert "unknown camera 'ceiling'" in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_existing_dataset_of_another_schema_is_refused(tmp_path, capsys):
+    out = tmp_path / "ds"
+    base = [
+        "collect",
+        "--episodes",
+        "1",
+        "--max-steps",
+        "3",
+        "--keep-failed",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main([*base, "--obs", "state"]) == 0
+    before = tree_digest(out)
+    assert main([*base, "--obs", "state,pointcloud", "--resume"]) == 2
+    assert "another schema" in one_line_error(capsys)
+    assert main([*base, "--obs", "state", "--controller", "ee_delta", "--resume"]) == 2
+    assert "controller 'joint_pos' != 'ee_delta'" in one_line_error(capsys)
+    assert main([*base, "--obs", "state"]) == 2  # no --resume: refuse a non-empty directory
+    assert "already exists" in one_line_error(capsys)
+    assert tree_digest(out) == before
