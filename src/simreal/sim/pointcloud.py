@@ -78,7 +78,10 @@ def farthest_point_indices(points: np.ndarray, num_points: int) -> np.ndarray:
     candidates = np.arange(count)
     if count > _CANDIDATES_PER_POINT * num_points:
         candidates = np.linspace(0, count - 1, _CANDIDATES_PER_POINT * num_points).astype(np.int64)
-    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[candidates]))
+    # float64 C-contiguous input takes open3d's fast copy path; float32 is converted point by point.
+    cloud = o3d.geometry.PointCloud(
+        o3d.utility.Vector3dVector(np.ascontiguousarray(points[candidates], np.float64))
+    )
     # Carry the candidate index in the colour channel to recover which rows were kept.
     tags = np.zeros((len(candidates), 3))
     tags[:, 0] = np.arange(len(candidates))
