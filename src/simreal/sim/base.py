@@ -30,7 +30,7 @@ from simreal.sim.observation import ObservationConfig
 from simreal.sim.panda_mjcf import HOME_Q
 from simreal.sim.pointcloud import CropConfig, fuse_point_cloud
 from simreal.sim.robot import Robot
-from simreal.sim.scene import PHYSICS_TIMESTEP, build_scene_xml
+from simreal.sim.scene import PHYSICS_TIMESTEP, build_scene_model
 
 CONTROLLERS = ("joint_pos", "ee_delta")
 STATE_NAMES = (
@@ -56,6 +56,7 @@ class TaskConfig:
     render_size: tuple[int, int] = (240, 320)  # (H, W) of render() frames
     home_q: tuple[float, ...] = tuple(HOME_Q)  # rad, the arm's reset posture
     expert_noise: float = 1.0  # default noise scale of make_expert (0 = noiseless)
+    robot_mjcf: str | None = None  # path to a user robot MJCF instead of ours (scene.build_scene_model)
 
 
 class SimTaskEnv(gym.Env):
@@ -89,10 +90,9 @@ class SimTaskEnv(gym.Env):
         strip = obs_cfg.image_size[1] * len(obs_cfg.cameras)
         strip += cfg.pointcloud_image_size[1] * len(cfg.pointcloud_cameras)
         biggest = max(strip, *obs_cfg.image_size, *cfg.pointcloud_image_size, *cfg.render_size)
-        xml = build_scene_xml(
-            self.name, self.objects_xml(), self.assets_xml(), max_render_size=max(640, biggest)
+        self.model = build_scene_model(
+            self.name, self.objects_xml(), self.assets_xml(), max(640, biggest), cfg.robot_mjcf
         )
-        self.model = mujoco.MjModel.from_xml_string(xml)
         self.data = mujoco.MjData(self.model)
         self.robot = Robot(self.model, self.data)
         self.cameras = CameraRig(self.model, self.data)

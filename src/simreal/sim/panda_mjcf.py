@@ -21,6 +21,11 @@ ARM_ACTUATORS = tuple(f"actuator{i}" for i in range(1, 8))
 GRIPPER_ACTUATOR = "gripper"
 TCP_SITE = "tcp"
 HAND_BODY = "hand"
+TCP_OFFSET = 0.1034  # m from the hand frame along its z axis, between the finger pads
+# The wrist camera in the hand frame: 6 cm off the finger plane, 3 cm up, tilted to see the grasp point.
+WRIST_CAMERA_POS = (0.06, 0.0, 0.03)
+WRIST_CAMERA_XYAXES = (0.0, -1.0, 0.0, -0.96, 0.0, -0.28)
+WRIST_CAMERA_FOVY = 70.0  # degrees
 
 JOINT_LOWER = np.array([-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973])
 JOINT_UPPER = np.array([2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973])
@@ -103,6 +108,10 @@ _LINKS = (
 )
 
 
+def _vec(values) -> str:
+    return " ".join(str(v) for v in values)
+
+
 def _capsules(segments: tuple, cls: str) -> str:
     return "".join(f'<geom class="{cls}" type="capsule" fromto="{ft}" size="{r}"/>' for ft, r in segments)
 
@@ -131,7 +140,7 @@ def assets_xml() -> str:
     <material name="panda_dark" rgba="0.2 0.2 0.22 1"/>"""
 
 
-def robot_body_xml(wrist_camera_fovy: float = 70.0) -> str:
+def robot_body_xml() -> str:
     """The kinematic tree from the base (link0, fixed at the world origin) to the fingers.
 
     Contains the "tcp" site (the point between the finger pads, 0.1034 m past the flange, z axis
@@ -155,10 +164,9 @@ def robot_body_xml(wrist_camera_fovy: float = 70.0) -> str:
         '<inertial mass="0.73" pos="-0.01 0 0.03" diaginertia="0.001 0.0025 0.0017"/>'
         '<geom type="box" pos="0 0 0.03" size="0.025 0.095 0.028"/>'
         '<geom class="panda_dark" type="cylinder" pos="0 0 -0.005" size="0.04 0.008"/>'
-        f'<site name="{TCP_SITE}" pos="0 0 0.1034" size="0.005" rgba="1 0 0 0" group="4"/>'
-        # 6 cm off the finger plane, 3 cm above the hand frame, tilted to see the grasp point.
-        '<camera name="wrist" pos="0.06 0 0.03" xyaxes="0 -1 0 -0.96 0 -0.28" '
-        f'fovy="{wrist_camera_fovy}"/>'
+        f'<site name="{TCP_SITE}" pos="0 0 {TCP_OFFSET}" size="0.005" rgba="1 0 0 0" group="4"/>'
+        f'<camera name="wrist" pos="{_vec(WRIST_CAMERA_POS)}" xyaxes="{_vec(WRIST_CAMERA_XYAXES)}" '
+        f'fovy="{WRIST_CAMERA_FOVY}"/>'
     )
     for side, quat, joint in (("left", "1 0 0 0", FINGER_JOINTS[0]), ("right", "0 0 0 1", FINGER_JOINTS[1])):
         xml.append(

@@ -25,6 +25,7 @@ class Robot:
 
     def __init__(self, model: mujoco.MjModel, data: mujoco.MjData):
         self.model, self.data = model, data
+        check_robot_names(model)
         self._qpos_adr = np.array([model.joint(j).qposadr[0] for j in panda_mjcf.ARM_JOINTS])
         self._qvel_adr = np.array([model.joint(j).dofadr[0] for j in panda_mjcf.ARM_JOINTS])
         self._finger_qpos = np.array([model.joint(j).qposadr[0] for j in panda_mjcf.FINGER_JOINTS])
@@ -90,3 +91,18 @@ class Robot:
         quat = np.empty(4)
         mujoco.mju_mat2Quat(quat, self.data.site_xmat[self.tcp_site])
         return self.data.site_xpos[self.tcp_site].copy(), quat if quat[0] >= 0 else -quat
+
+
+def check_robot_names(model: mujoco.MjModel) -> None:
+    """UserError naming every joint/actuator/site the env needs that `model` lacks."""
+    wanted = [
+        *((mujoco.mjtObj.mjOBJ_JOINT, n) for n in (*panda_mjcf.ARM_JOINTS, *panda_mjcf.FINGER_JOINTS)),
+        *(
+            (mujoco.mjtObj.mjOBJ_ACTUATOR, n)
+            for n in (*panda_mjcf.ARM_ACTUATORS, panda_mjcf.GRIPPER_ACTUATOR)
+        ),
+        (mujoco.mjtObj.mjOBJ_SITE, panda_mjcf.TCP_SITE),
+    ]
+    missing = [name for kind, name in wanted if mujoco.mj_name2id(model, kind, name) < 0]
+    if missing:
+        raise UserError(f"the robot model lacks {', '.join(missing)}")
