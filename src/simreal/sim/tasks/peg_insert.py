@@ -91,6 +91,7 @@ class PegInsertEnv(SimTaskEnv):
         self._peg_qpos = joint.qposadr[0]
         self._peg_body = self.model.body("peg").id
         self._hole_mocap = self.model.body("hole").mocapid[0]
+        self._finger_bodies = {self.model.body(f"{side}_finger").id for side in ("left", "right")}
         self._start_distance = 1.0
 
     def randomize(self, rng: np.random.Generator) -> None:
@@ -136,6 +137,15 @@ class PegInsertEnv(SimTaskEnv):
         bottom = self.peg_bottom()
         hole, _ = self.hole_pose()
         return float(np.linalg.norm(bottom[:2] - hole[:2])), float(self.config.hole_depth - bottom[2])
+
+    def fingers_touching_peg(self) -> int:
+        """How many of the two fingers are in contact with the peg (0, 1 or 2)."""
+        touching = set()
+        for contact in self.data.contact[: self.data.ncon]:
+            bodies = {self.model.geom_bodyid[contact.geom1], self.model.geom_bodyid[contact.geom2]}
+            if self._peg_body in bodies:
+                touching |= bodies & self._finger_bodies
+        return len(touching)
 
     def is_success(self) -> bool:
         offset, depth = self.insertion()
@@ -194,13 +204,8 @@ class PegInsertExpert(WaypointExpert):
         return getattr(self, f"_{self._phase}")()
 
     def _holding(self) -> bool:
-        """True when the TCP is between the jaws around the peg (within 6 mm of its axis)."""
-        env: PegInsertEnv = self.env
-        center, quat = env.peg_pose()
-        tcp, _ = env.robot.tcp_pose()
-        rot = env.data.xmat[env._peg_body].reshape(3, 3)
-        local = rot.T @ (tcp - center)
-        return bool(np.linalg.norm(local[:2]) < 0.006 and abs(local[2]) < env.config.peg_length / 2)
+        """True while both fingers touch the peg."""
+        return self.env.fingers_touching_peg() == 2
 
     def _grasp(self) -> list[Waypoint]:
         env: PegInsertEnv = self.env
