@@ -139,6 +139,8 @@ class SimTaskEnv(gym.Env):
 
     # ---- gymnasium API ----------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Arm at `home_q` with the jaw open, objects placed by `randomize` from the env's generator
+        (seeded by `seed`: the same seed and actions replay the same episode). Returns (obs, info)."""
         super().reset(seed=seed)
         mujoco.mj_resetData(self.model, self.data)
         self.robot.set_home(self.home_q)
@@ -149,6 +151,9 @@ class SimTaskEnv(gym.Env):
         return self.observe(), self._info()
 
     def step(self, action):
+        """One control step (1/fps s of physics at 500 Hz). `action` is clipped to the action space;
+        NaN or a wrong shape raises UserError. The reward is sparse: 1.0 on success, else 0.0;
+        `terminated` on success, `truncated` at `max_episode_steps`."""
         action = np.asarray(action, dtype=np.float64)
         if action.shape != self.action_space.shape or not np.all(np.isfinite(action)):
             raise UserError(f"action must be {self.action_space.shape} finite values, got {action}")
