@@ -77,18 +77,19 @@ def collect(cfg: CollectConfig, progress: bool = True) -> CollectResult:
 
     if cfg.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {cfg.episodes}")
-    teleop = cfg.expert != "scripted"
+    is_teleop = cfg.expert != "scripted"
     if cfg.expert not in EXPERTS:
         raise UserError(f"unknown expert {cfg.expert!r}; choose one of {', '.join(EXPERTS)}")
-    if teleop and cfg.controller != "ee_delta":
+    if is_teleop and cfg.controller != "ee_delta":
         raise UserError(f"the {cfg.expert} expert drives the ee_delta controller, not {cfg.controller}")
     overrides = {} if cfg.max_steps is None else {"max_episode_steps": cfg.max_steps}
     env = make_env(cfg.task, obs=cfg.obs, controller=cfg.controller, **overrides)
+    human = None
     try:
         task_env = env.unwrapped
         noise = task_env.config.expert_noise if cfg.noise is None else float(cfg.noise)
-        expert_meta = {"kind": cfg.expert} if teleop else {"kind": "scripted", "noise": noise}
-        device = _make_teleop(cfg.expert, task_env) if teleop else None
+        expert_meta = {"kind": cfg.expert} if is_teleop else {"kind": "scripted", "noise": noise}
+        human = _make_teleop(cfg.expert, task_env) if is_teleop else None
         recorder = DatasetRecorder.open(
             cfg.out,
             env_features=task_env.features,
@@ -102,12 +103,14 @@ def collect(cfg: CollectConfig, progress: bool = True) -> CollectResult:
             resume=cfg.resume,
         )
         with recorder, GracefulStop() as stop:
-            return _episode_loop(cfg, env, recorder, stop, device, noise, used_seeds(recorder.meta), progress)
+            return _episode_loop(cfg, env, recorder, stop, human, noise, used_seeds(recorder.meta), progress)
     finally:
+        if human is not None:
+            human.close()
         env.close()
 
 
-def _episode_loop(cfg, env, recorder, stop, device, noise, seen_seeds, progress) -> CollectResult:
+def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress) -> CollectResult:
     task_env = env.unwrapped
     attempt = len(recorder.meta["episodes"]) + len(recorder.meta["discarded_seeds"])
     max_attempts = cfg.max_attempts or 3 * cfg.episodes + 10
@@ -120,13 +123,14 @@ def _episode_loop(cfg, env, recorder, stop, device, noise, seen_seeds, progress)
         if seed in seen_seeds:  # another --seed of an earlier session already used it
             continue
         seen_seeds.add(seed)
-        expert = device if device is not None else task_env.make_expert(np.random.default_rng(seed), noise)
-        success, verdict = _run_episode(env, expert, recorder, seed, stop, realtime=device is not None)
+        expert = human if human is not None else task_env.make_expert(np.random.default_rng(seed), noise)
+        success, verdict = _run_episode(env, expert, recorder, seed, stop, realtime=human is not None)
         if verdict == "interrupted":
             break
         result.attempts += 1
         result.successes += int(success)
-        if verdict == "save" and (success or cfg.keep_failed or device is not None):
+        keep = success or cfg.keep_failed or human is not None  # a human's "save" is the verdict
+        if verdict == "save" and keep and recorder.pending_frames:
             result.frames += recorder.pending_frames
             recorder.save_episode(seed=seed, success=success, expert=cfg.expert)
             result.saved += 1
