@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from simreal.errors import UserError
 
@@ -19,50 +18,21 @@ from simreal.errors import UserError
 DEFAULT_EVAL_SEED_START = 100_000
 
 
-class PolicyRunner:
-    """Raw observation dict (numpy, LeRobot feature names, no batch dim) -> numpy action.
+def load_runner(pretrained_dir: str | Path, device: str = "cpu") -> Any:
+    """A runner (raw observation dict -> numpy action) for a saved policy, offline.
 
-    Wraps a LeRobot PreTrainedPolicy with its pre/post-processors: images uint8 (H, W, 3) become
-    float (1, 3, H, W) in [0, 1], everything else float32 with a batch dimension. The policy keeps
-    its own observation history and action queue; `reset()` clears them between episodes.
-    """
-
-    def __init__(self, policy: Any, preprocessor: Any, postprocessor: Any) -> None:
-        self.policy = policy
-        self.preprocessor = preprocessor
-        self.postprocessor = postprocessor
-        self.keys = list(policy.config.input_features)
-        self.device = next(policy.parameters()).device
-
-    def reset(self) -> None:
-        self.policy.reset()
-
-    @torch.no_grad()
-    def __call__(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        missing = [k for k in self.keys if k not in observation]
-        if missing:
-            raise UserError(f"observation lacks {', '.join(missing)} that the policy needs")
-        batch = {}
-        for key in self.keys:
-            value = torch.from_numpy(np.asarray(observation[key]))
-            if value.dtype == torch.uint8 and value.ndim == 3:  # HWC image
-                value = value.permute(2, 0, 1).float() / 255.0
-            batch[key] = value.float().unsqueeze(0)
-        action = self.policy.select_action(self.preprocessor(batch))
-        return self.postprocessor(action).squeeze(0).cpu().numpy().astype(np.float32)
-
-
-def load_runner(pretrained_dir: str | Path, device: str = "cpu") -> PolicyRunner:
-    """Load any registered LeRobot policy type (simreal's heads or LeRobot's) from a checkpoint.
-
-    Offline: reads config.json, model.safetensors and the saved processors from `pretrained_dir`.
+    simreal's heads load through `simreal.policies.load_policy` (with its schema and stats checks);
+    other LeRobot policy types (e.g. `diffusion` from `--policy lerobot_diffusion`) through LeRobot's
+    own factory, wrapped in the same `PolicyRunner`.
     """
     from lerobot.configs.policies import PreTrainedConfig
     from lerobot.policies.factory import get_policy_class, make_pre_post_processors
 
-    import simreal.policies  # noqa: F401  (registers simreal's policy types with LeRobot)
+    from simreal.policies import PolicyRunner, load_policy
 
     config = PreTrainedConfig.from_pretrained(pretrained_dir, local_files_only=True)
+    if config.type.startswith("simreal_"):
+        return load_policy(pretrained_dir, device)
     config.device = device
     policy = get_policy_class(config.type).from_pretrained(
         pretrained_dir, config=config, local_files_only=True
@@ -71,7 +41,7 @@ def load_runner(pretrained_dir: str | Path, device: str = "cpu") -> PolicyRunner
     preprocessor, postprocessor = make_pre_post_processors(
         config, pretrained_path=str(pretrained_dir), preprocessor_overrides=overrides
     )
-    policy.eval()
+    policy.reset()
     return PolicyRunner(policy, preprocessor, postprocessor)
 
 

@@ -84,7 +84,13 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     if config.eval_every > 0 and sidecar is None:
         raise UserError(f"--eval-every needs the dataset's task: {config.dataset} has no meta/simreal.json")
     bundle = build_policy(
-        config.policy, config.preset, features, dataset_stats(dataset, keys), device, config.policy_overrides
+        config.policy,
+        config.preset,
+        features,
+        dataset_stats(dataset, keys),
+        device,
+        dataset.meta.fps,
+        config.policy_overrides,
     )
     optimizer = make_optimizer(bundle.policy, config)
     state = TrainingState(
@@ -154,9 +160,9 @@ def _evaluate_in_training(
 ) -> dict[str, Any]:
     """Roll out the EMA weights in the dataset's task; writes RUN/eval/step_<n>.{json,mp4}."""
     from simreal.evaluate import summarize
+    from simreal.policies import PolicyRunner
     from simreal.rollout import (
         DEFAULT_EVAL_SEED_START,
-        PolicyRunner,
         held_out_seeds,
         make_task_env,
         run_episode,

@@ -48,6 +48,21 @@ LEROBOT_DIFFUSION_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# simreal head settings per preset: the policies package's U-Net presets, plus a tiny one for tests.
+SIMREAL_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": dict(
+        down_dims=(16, 32),
+        obs_embed_dim=16,
+        step_embed_dim=16,
+        kernel_size=3,
+        n_groups=4,
+        spatial_softmax_num_keypoints=8,
+    ),
+    "small": dict(preset="cpu"),
+    "paper": dict(preset="paper"),
+}
+
+
 @dataclass
 class PolicyBundle:
     """A policy and what training needs to feed it."""
@@ -78,21 +93,23 @@ def build_policy(
     features: dict[str, dict],
     stats: dict[str, dict],
     device: torch.device,
+    fps: float,
     overrides: dict[str, Any] | None = None,
 ) -> PolicyBundle:
     """A fresh policy of `kind` for the dataset `features` (observation keys + "action").
 
-    `stats` are the dataset's normalisation stats; they travel with the processors.
+    `stats` are the dataset's normalisation stats; they travel with the processors. `fps` is the
+    dataset's frame rate (the policy records it). `overrides` set policy config fields.
     """
     overrides = dict(overrides or {})
     if kind == "lerobot_diffusion":
         return _lerobot_diffusion(preset, features, stats, device, overrides)
-    from simreal.policies import make_policy
+    from simreal.policies import make_policy, make_processors
 
-    policy, preprocessor, postprocessor = make_policy(
-        kind, features, stats, preset=preset, device=device.type, **overrides
-    )
-    return PolicyBundle(policy.to(device), preprocessor, postprocessor)
+    settings = {**SIMREAL_PRESETS[preset], **overrides, "device": device.type}
+    policy = make_policy(kind, features, stats, fps=fps, **settings)
+    preprocessor, postprocessor = make_processors(policy.config, stats)
+    return PolicyBundle(policy, preprocessor, postprocessor)
 
 
 def _lerobot_diffusion(preset, features, stats, device, overrides) -> PolicyBundle:
