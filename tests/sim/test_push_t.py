@@ -69,11 +69,11 @@ def test_planner_pushes_towards_the_goal():
     shape = TShape((0.12, 0.03), (0.09, 0.03))
     candidates = shape.contact_candidates()
     # Pure translation along +x: push along +x from the -x side, roughly through the centre.
-    push = plan_push(shape, candidates, np.array([0.4, 0.0, 0.3]), np.array([0.5, 0.0, 0.3]), 0.04)
+    push = plan_push(candidates, np.array([0.4, 0.0, 0.3]), np.array([0.5, 0.0, 0.3]), 0.04)
     assert push.direction[0] > 0.9 and push.contact[0] < 0.4 and push.alignment > 0.9
     # Pure counter-clockwise turn: the push's moment about the centre is positive.
     pose = np.array([0.5, 0.0, 0.0])
-    push = plan_push(shape, candidates, pose, np.array([0.5, 0.0, 0.5]), 0.04)
+    push = plan_push(candidates, pose, np.array([0.5, 0.0, 0.5]), 0.04)
     r = push.contact - pose[:2]
     assert r[0] * push.direction[1] - r[1] * push.direction[0] > 0.0
 

@@ -128,8 +128,14 @@ class Push:
     alignment: float
 
 
-def plan_push(shape: TShape, candidates, pose: np.ndarray, goal: np.ndarray, radius: float) -> Push:
+def plan_push(
+    candidates, pose: np.ndarray, goal: np.ndarray, radius: float, rng=None, slack: float = 0.0
+) -> Push:
     """The best single push from block pose `pose` towards `goal` (both (x m, y m, yaw rad), world).
+
+    `candidates`: (points, outward normals) in the block frame (`TShape.contact_candidates()`). With
+    `rng` and `slack` > 0 the push is drawn uniformly among those whose alignment is within `slack` of
+    the best, so nearly equivalent pushes (e.g. either end of the bar) are all demonstrated.
 
     Quasi-static pushing with an ellipsoidal limit surface: a push with unit force direction d at a
     point r from the centre of mass moves the block roughly along the generalised force
@@ -147,6 +153,8 @@ def plan_push(shape: TShape, candidates, pose: np.ndarray, goal: np.ndarray, rad
     size = float(np.linalg.norm(wanted))
     scores = effect @ (wanted / max(size, 1e-9))
     best = int(np.argmax(scores))
+    if rng is not None and slack > 0.0:
+        best = int(rng.choice(np.flatnonzero(scores >= scores[best] - slack)))
     return Push(pose[:2] + r[best], d[best], float(np.clip(size, 0.008, 0.04)), float(scores[best]))
 
 
@@ -244,17 +252,19 @@ class PushTEnv(SimTaskEnv):
 class PushTExpert(WaypointExpert):
     """Stroke-by-stroke pushing with re-planning (see `plan_push`).
 
-    Each plan: pick the best contact point and direction; go to a point 1.2 cm behind it (straight
-    along the table when the way is clear of the block, else over the block); push along the direction
-    by 0.8-4 cm (the size of the remaining error); plan again. Inside half the success tolerances it
-    lifts off and waits. Noise turns the push direction (std 0.1 rad), shifts the contact along the face
-    (std 3 mm) and scales the stroke (x0.7-1.3); the base class adds speed and joint-target noise.
+    Each plan: pick a contact point and direction among the best (see `choice_slack`); go to a point
+    1.2 cm behind it (straight along the table when the way is clear of the block, else over the
+    block); push along the direction by 0.8-4 cm (the size of the remaining error); plan again. Inside
+    half the success tolerances it lifts off and waits. Noise turns the push direction (std 0.1 rad),
+    shifts the contact along the face (std 3 mm) and scales the stroke (x0.7-1.3); the base class adds
+    speed and joint-target noise.
     """
 
     push_speed = 0.08  # m/s while in contact
     travel_speed = 0.3  # m/s above the block
     approach_gap = 0.012  # m between the pusher and the face before a stroke
     lift_clearance = 0.02  # m between the finger pads and the block's top when passing over it
+    choice_slack = 0.05  # pushes this close to the best alignment (per unit noise) are equally likely
 
     def reset(self) -> None:
         super().reset()
@@ -292,7 +302,7 @@ class PushTExpert(WaypointExpert):
         pos_err, yaw_err = env.pose_error(pose)
         if pos_err < cfg.success_pos_tol / 2 and yaw_err < cfg.success_yaw_tol / 2:
             return [Waypoint(np.array([tcp[0], tcp[1], travel_z + 0.03]), self._quat, 1.0, 0.15, hold=10)]
-        push = plan_push(env.shape, self._candidates, pose, env.target, self._radius)
+        push = plan_push(self._candidates, pose, env.target, self._radius, rng, self.choice_slack * n)
         direction = rotation_2d(rng.normal(0.0, 0.1 * n)) @ push.direction
         contact = push.contact + np.array([-direction[1], direction[0]]) * rng.normal(0.0, 0.003 * n)
         length = push.length * (1.0 + 0.3 * n * rng.uniform(-1, 1))
