@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +70,13 @@ def episode_seed(base_seed: int, attempt: int) -> int:
     return int(np.random.SeedSequence([int(base_seed), int(attempt)]).generate_state(1)[0])
 
 
-def collect(cfg: CollectConfig, progress: bool = True) -> CollectResult:
-    """Run the collection described by `cfg`; returns counts and timing. UserError on bad input."""
+def collect(
+    cfg: CollectConfig, progress: bool = True, on_episode: Callable[[CollectResult], None] | None = None
+) -> CollectResult:
+    """Run the collection described by `cfg`; returns counts and timing. UserError on bad input.
+
+    `on_episode` is called with the running totals after every attempt (benchmarks sample memory
+    there)."""
     from simreal.datasets import DatasetRecorder, used_seeds
     from simreal.datasets.interruption import GracefulStop
     from simreal.sim import make_env
@@ -103,14 +109,15 @@ def collect(cfg: CollectConfig, progress: bool = True) -> CollectResult:
             resume=cfg.resume,
         )
         with recorder, GracefulStop() as stop:
-            return _episode_loop(cfg, env, recorder, stop, human, noise, used_seeds(recorder.meta), progress)
+            seen = used_seeds(recorder.meta)
+            return _episode_loop(cfg, env, recorder, stop, human, noise, seen, progress, on_episode)
     finally:
         if human is not None:
             human.close()
         env.close()
 
 
-def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress) -> CollectResult:
+def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress, on_episode) -> CollectResult:
     task_env = env.unwrapped
     attempt = len(recorder.meta["episodes"]) + len(recorder.meta["discarded_seeds"])
     max_attempts = cfg.max_attempts or 3 * cfg.episodes + 10
@@ -141,6 +148,9 @@ def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress) 
             result.stopped_by = "user"
             break
         elapsed = time.perf_counter() - start
+        if on_episode is not None:
+            result.seconds = elapsed
+            on_episode(result)
         bar.set_postfix(success=f"{result.successes}/{result.attempts}", fps=f"{result.frames / elapsed:.0f}")
     bar.close()
     result.seconds = time.perf_counter() - start
