@@ -45,6 +45,8 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)  # one per step run in this call
     samples_per_s: float = 0.0
     data_wait_fraction: float = 0.0
+    step_data_s: list[float] = field(default_factory=list)  # per step: waiting for the batch
+    step_update_s: list[float] = field(default_factory=list)  # per step: forward/backward/optimiser
     wall_s: float = 0.0
     evaluations: list[dict[str, Any]] = field(default_factory=list)
 
@@ -134,8 +136,8 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     finally:
         metrics.close()
     result.step = step
-    result.samples_per_s = metrics.samples_per_s
-    result.data_wait_fraction = metrics.data_fraction
+    result.samples_per_s, result.data_wait_fraction = metrics.throughput()
+    result.step_data_s, result.step_update_s = metrics.data_s, metrics.update_s
     result.wall_s = time.perf_counter() - started
     return result
 

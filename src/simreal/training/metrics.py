@@ -12,23 +12,23 @@ from tqdm import tqdm
 class TrainMetrics:
     """Logs scalars to RUN/tensorboard and keeps the progress bar's postfix current.
 
-    Also accumulates where the step time goes: `data_s` waiting for the next batch, `update_s` in
-    forward/backward/optimiser, so the fraction of time spent waiting for data can be reported.
+    Also records where each step's time goes: `data_s[i]` waiting for the batch, `update_s[i]` in
+    forward/backward/optimiser (seconds), so throughput and the data-wait fraction can be reported.
     """
 
     def __init__(self, run_dir: Path, start_step: int, total_steps: int, log_every: int) -> None:
         self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
         self.bar = tqdm(total=total_steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True)
         self.log_every = max(log_every, 1)
-        self.data_s = 0.0
-        self.update_s = 0.0
-        self.samples = 0
+        self.data_s: list[float] = []
+        self.update_s: list[float] = []
+        self.batch_size = 0
         self._mark = time.perf_counter()
 
     def data_ready(self) -> None:
         """Call when the batch has arrived (ends the data-wait interval)."""
         now = time.perf_counter()
-        self.data_s += now - self._mark
+        self.data_s.append(now - self._mark)
         self._mark = now
 
     def step_done(
@@ -36,9 +36,9 @@ class TrainMetrics:
     ) -> None:
         """Call after the optimiser step of `step` (1-based)."""
         now = time.perf_counter()
-        self.update_s += now - self._mark
+        self.update_s.append(now - self._mark)
         self._mark = now
-        self.samples += batch_size
+        self.batch_size = batch_size
         self.bar.update(1)
         if step % self.log_every == 0:
             self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.1e}")
@@ -52,16 +52,13 @@ class TrainMetrics:
         for name, value in values.items():
             self.writer.add_scalar(name, float(value), step)
 
-    @property
-    def data_fraction(self) -> float:
-        """Fraction of step time spent waiting for data since the start."""
-        total = self.data_s + self.update_s
-        return self.data_s / total if total > 0 else 0.0
-
-    @property
-    def samples_per_s(self) -> float:
-        total = self.data_s + self.update_s
-        return self.samples / total if total > 0 else 0.0
+    def throughput(self, skip: int = 0) -> tuple[float, float]:
+        """(samples/s, fraction of step time waiting for data) over the steps after the first `skip`."""
+        data, update = sum(self.data_s[skip:]), sum(self.update_s[skip:])
+        steps = len(self.update_s[skip:])
+        if data + update <= 0:
+            return 0.0, 0.0
+        return steps * self.batch_size / (data + update), data / (data + update)
 
     def close(self) -> None:
         self.bar.close()

@@ -1,0 +1,166 @@
+"""Success of each policy head x observation on each task: 100 scripted demos, train, evaluate the
+last checkpoint on held-out seeds (>= 100 episodes) with a 95% Wilson interval.
+
+A long sweep, built to run one cell at a time and to pick up where it stopped: the dataset of a task
+is collected once (topped up if short), a cell's training resumes from its last checkpoint, and a
+cell already in the results file is skipped unless --force.
+
+    .venv/bin/python benchmarks/bench_policy_success.py --task pick_place --policy meanflow --obs pointcloud
+    .venv/bin/python benchmarks/bench_policy_success.py            # every cell
+    .venv/bin/python benchmarks/bench_policy_success.py --quick    # smoke run (3 demos, 20 steps, 4 episodes)
+Writes benchmarks/results/policy_success.json (quick runs: policy_success_quick.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from bench_env_steps import RESULTS, machine_info
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKS = ("push_t", "pick_place", "peg_insert")
+POLICIES = ("diffusion", "meanflow", "streaming")
+OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb")}
+
+
+def task_dataset(task: str, episodes: int, workdir: Path) -> Path:
+    """The task's demo dataset (state + RGB + point cloud), collected or topped up to `episodes`."""
+    from simreal.collect import CollectConfig, collect
+    from simreal.datasets import read_simreal_meta
+    from simreal.sim import ObservationConfig
+
+    path = workdir / "datasets" / task
+    have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
+    if have < episodes:
+        obs = ObservationConfig.parse("state,rgb,pointcloud")
+        collect(CollectConfig(task=task, episodes=episodes - have, out=path, obs=obs, resume=have > 0))
+    return path
+
+
+def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict:
+    """Train (or resume) one cell, then evaluate its last checkpoint."""
+    from simreal.evaluate import evaluate
+    from simreal.train import train
+    from simreal.training.checkpoint import last_checkpoint
+    from simreal.training.config import TrainConfig
+
+    dataset = task_dataset(task, args.demos, args.workdir)
+    run_dir = args.workdir / "runs" / task / f"{policy}_{obs}"
+    started = time.perf_counter()
+    last = last_checkpoint(run_dir)
+    if last is None or int(last.name) < args.steps:
+        config = TrainConfig(
+            policy=policy,
+            dataset=str(dataset),
+            out=str(run_dir),
+            obs=OBS[obs],
+            preset=args.config,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            num_workers=args.num_workers,
+        )
+        train(config, resume=last is not None)
+    train_s = time.perf_counter() - started
+    result = evaluate(
+        run_dir,
+        episodes=args.episodes,
+        workers=args.workers,
+        skip_demo_seeds=True,
+        video_dir=run_dir / "videos",
+        videos=2,
+    )
+    return {
+        "task": task,
+        "policy": policy,
+        "obs": obs,
+        "demos": args.demos,
+        "steps": args.steps,
+        "config": args.config,
+        "batch_size": args.batch_size,
+        "train_wall_s": train_s,
+        **{
+            k: result[k]
+            for k in (
+                "episodes",
+                "successes",
+                "success_rate",
+                "success_ci95",
+                "episode_length",
+                "latency_ms",
+                "checkpoint",
+                "videos",
+                "wall_s",
+            )
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--task", action="append", choices=TASKS, help="task(s) to run (default: all)")
+    parser.add_argument("--policy", action="append", choices=POLICIES, help="head(s) to run (default: all)")
+    parser.add_argument("--obs", action="append", choices=tuple(OBS), help="observation(s) (default: both)")
+    parser.add_argument("--demos", type=int, default=100, help="scripted demos per task (default 100)")
+    parser.add_argument("--steps", type=int, default=3000, help="training steps per cell (default 3000)")
+    parser.add_argument("--batch-size", type=int, default=64, help="samples per step (default 64)")
+    parser.add_argument(
+        "--config", default="small", help="model preset: tiny, small or paper (default small)"
+    )
+    parser.add_argument(
+        "--episodes", type=int, default=100, help="held-out evaluation episodes (default 100)"
+    )
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="evaluation processes")
+    parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers for training")
+    parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=ROOT / "outputs" / "bench" / "policy_success",
+        help="where datasets and runs live (reused between invocations)",
+    )
+    parser.add_argument("--force", action="store_true", help="re-evaluate cells already in the results")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 demos, 20 steps, 4 episodes")
+    args = parser.parse_args()
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    out = RESULTS / "policy_success.json"
+    if args.quick:
+        args.demos, args.steps, args.episodes, args.config = 3, 20, 4, "tiny"
+        args.workdir = args.workdir.with_name(args.workdir.name + "_quick")
+        out = RESULTS / "policy_success_quick.json"
+        args.task = args.task or ["pick_place"]
+        args.policy = args.policy or ["meanflow"]
+        args.obs = args.obs or ["pointcloud"]
+
+    results = json.loads(out.read_text()) if out.is_file() else {"benchmark": "policy_success", "cells": {}}
+    for task in args.task or TASKS:
+        for policy in args.policy or POLICIES:
+            for obs in args.obs or tuple(OBS):
+                key = f"{task}/{policy}/{obs}"
+                if key in results["cells"] and not args.force:
+                    print(f"{key}: done earlier, skipped (--force to redo)")
+                    continue
+                row = run_cell(task, policy, obs, args)
+                results["cells"][key] = row
+                results["machine"] = machine_info()
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(
+                    json.dumps(results, indent=2)
+                )  # after every cell: an interrupted sweep keeps it
+                low, high = row["success_ci95"]
+                print(
+                    f"{key}: success {row['successes']}/{row['episodes']} = {row['success_rate']:.1%} "
+                    f"(95% CI {low:.1%}-{high:.1%}), trained {row['train_wall_s'] / 60:.1f} min",
+                    flush=True,
+                )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
