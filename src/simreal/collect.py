@@ -193,8 +193,15 @@ def _make_teleop(kind: str, task_env):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", default="pick_place", help="task short name (see `simreal tasks`)")
-    parser.add_argument("--episodes", type=int, default=10, help="episodes to save (default 10)")
+    parser.add_argument(
+        "--task", default="pick_place", help="task short name (default pick_place; see `simreal tasks`)"
+    )
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=10,
+        help="episodes to save: successful ones unless --keep-failed (default 10)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="dataset directory to create (or extend)")
     parser.add_argument(
         "--obs",
@@ -209,7 +216,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--num-points", type=int, default=512, help="points per point cloud, float32 (N,3) (default 512)"
     )
     parser.add_argument(
-        "--image-size", type=int, nargs=2, metavar=("H", "W"), default=(96, 96), help="image size in pixels"
+        "--image-size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        default=(96, 96),
+        help="camera image size in pixels (default 96 96)",
     )
     parser.add_argument(
         "--expert",
@@ -223,7 +235,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="action space recorded (default joint_pos; ee_delta for teleop experts)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="base seed; episode reset seeds derive from it")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="base seed; episode reset seeds derive from it (default 0)"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="append to an existing dataset of the same schema"
     )
@@ -232,8 +246,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also save episodes that did not succeed (default: drop them)",
     )
-    parser.add_argument("--noise", type=float, default=None, help="scripted expert noise scale (0 = none)")
-    parser.add_argument("--max-steps", type=int, default=None, help="episode length limit in control steps")
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=None,
+        help="scripted expert noise scale (0 = none; default: the task's)",
+    )
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="episode length limit in control steps (default: the task's)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -94,11 +94,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--num-points", type=int, default=512, help="points per point cloud (default 512)")
     parser.add_argument(
-        "--image-size", type=int, nargs=2, metavar=("H", "W"), default=(96, 96), help="image size in pixels"
+        "--image-size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        default=(96, 96),
+        help="camera image size in pixels (default 96 96)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes")
+    parser.add_argument("--seed", type=int, default=0, help="base seed of the episodes (default 0)")
     parser.add_argument(
-        "--out", type=Path, default=Path("outputs/demo"), help="each run writes a new folder under it"
+        "--out",
+        type=Path,
+        default=Path("outputs/demo"),
+        help="each run writes a new folder run-<time> under it (default outputs/demo)",
     )
 
 

@@ -68,8 +68,6 @@ def replay_episode(
     frames = []
     try:
         task_env = env.unwrapped
-        if camera is not None:
-            task_env.cameras.check(camera)
         obs, info = env.reset(seed=result.seed)
         for t in tqdm(range(len(actions)), desc=f"replay episode {episode}", disable=not progress):
             _compare(result, columns, obs, t)
@@ -119,7 +117,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, help="dataset directory")
     parser.add_argument("--episode", type=int, default=0, help="episode index to replay (default 0)")
     parser.add_argument("--out", type=Path, default=None, help="MP4 to write (default: no video)")
-    parser.add_argument("--camera", default=None, help="camera to film (default: the task's render camera)")
+    parser.add_argument(
+        "--camera",
+        default=None,
+        help="camera to film at the observation image size (default: the task's render camera, 320x240)",
+    )
     parser.add_argument(
         "--tolerance",
         type=float,

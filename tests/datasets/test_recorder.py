@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import STEPS, record_episodes
 
-from simreal.datasets import open_dataset, read_episode_columns, read_simreal_meta
+from simreal.datasets import open_dataset, read_episode_columns, read_simreal_meta, validate_dataset
 from simreal.errors import UserError
 
 
@@ -65,6 +65,9 @@ def test_resume_appends(dataset_copy):
     ds = open_dataset(dataset_copy)
     assert ds.num_episodes == 4 and len(ds) == 4 * STEPS
     assert ds[3 * STEPS]["episode_index"].item() == 3
+    report = validate_dataset(dataset_copy, decode_videos=True)  # new video files, frames line up
+    assert report.ok, report.problems
+    assert report.video_frames_checked == 2 * 4 * STEPS
 
 
 def test_resume_refuses_another_schema(dataset_copy):

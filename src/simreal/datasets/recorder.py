@@ -76,6 +76,8 @@ class DatasetRecorder:
             "episodes": [],
             "discarded_seeds": [],
         }
+        if root.exists() and not root.is_dir():
+            raise UserError(f"{root} exists and is not a directory")
         exists = root.exists() and any(root.iterdir())
         if exists and not resume:
             raise UserError(f"{root} already exists and is not empty (pass --resume to append to it)")
@@ -245,6 +247,7 @@ def _depth_encoder():
 def _quiet_encoders() -> None:
     """Silence per-episode encoder banners and LeRobot's per-episode 'Map' bar (they drown tqdm)."""
     import av
+
     import datasets
 
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 reads it when an encoder starts: errors only
