@@ -31,6 +31,7 @@ from simreal.sim.base import SimTaskEnv, TaskConfig
 from simreal.sim.controllers import yaw_down_quat
 from simreal.sim.expert import Waypoint, WaypointExpert
 from simreal.sim.registry import register_task
+from simreal.sim.tasks.pick_place import yaw_of
 
 # The closed jaw seen from above, half extents (m) along the TCP x axis and y axis (the finger pads).
 PUSHER_HALF = np.array([0.009, 0.014])
@@ -217,9 +218,7 @@ class PushTEnv(SimTaskEnv):
     def block_pose(self) -> np.ndarray:
         """(x m, y m, yaw rad) of the block's centre of mass in the base frame."""
         q = self._qpos
-        w, x, y, z = self.data.qpos[q + 3 : q + 7]
-        yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-        return np.array([self.data.qpos[q], self.data.qpos[q + 1], yaw])
+        return np.array([self.data.qpos[q], self.data.qpos[q + 1], yaw_of(self.data.qpos[q + 3 : q + 7])])
 
     def pose_error(self, pose: np.ndarray) -> tuple[float, float]:
         """(position error m, absolute yaw error rad) of block pose (x, y, yaw) to the target."""
