@@ -82,7 +82,7 @@ def test_failed_episodes_are_dropped_unless_kept(tmp_path, capsys):
     assert validate_dataset(kept).ok
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_interrupted_collection_keeps_completed_episodes(tmp_path, sig):
     out = tmp_path / "ds"
     cmd = [

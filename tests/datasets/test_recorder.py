@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import STEPS, record_episodes
+from dataset_recording import STEPS, record_episodes
 
 from simreal.datasets import open_dataset, read_episode_columns, read_simreal_meta, validate_dataset
 from simreal.errors import UserError
@@ -104,3 +104,12 @@ def test_nan_observation_is_refused(tmp_path):
             recorder.add_frame({}, np.zeros(2))
         recorder.save_episode(seed=1, success=True)
     assert json.loads((tmp_path / "ds" / "meta" / "simreal.json").read_text())["episodes"][0]["length"] == 1
+
+
+def test_resume_refuses_a_corrupt_dataset(dataset_copy):
+    path = dataset_copy / "data" / "chunk-000" / "file-000.parquet"
+    path.write_bytes(path.read_bytes()[:100])
+    before = tree_digest(dataset_copy)
+    with pytest.raises(UserError, match="does not validate, nothing appended: .*file-000.parquet is corrupt"):
+        record_episodes(dataset_copy, episodes=1, resume=True)
+    assert tree_digest(dataset_copy) == before

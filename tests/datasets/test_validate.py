@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import STEPS
+from dataset_recording import STEPS
 
 from simreal.cli import main
 from simreal.datasets import validate_dataset

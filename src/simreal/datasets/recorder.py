@@ -16,6 +16,7 @@ import numpy as np
 
 from simreal.datasets.schema import ACTION_KEY, schema_difference, storage_features, user_features
 from simreal.datasets.sidecar import read_simreal_meta, sidecar_file, write_simreal_meta
+from simreal.datasets.validate import validate_dataset
 from simreal.errors import UserError
 
 
@@ -119,15 +120,12 @@ class DatasetRecorder:
         )
         if problem:
             raise UserError(f"{root} holds another schema: {problem}")
+        report = validate_dataset(root)  # appending to a broken dataset would bury the damage
+        if not report.ok:
+            raise UserError(f"{root} does not validate, nothing appended: {report.problems[0]}")
         dataset = LeRobotDataset.resume(
             repo_id=_repo_id(root), root=root, streaming_encoding=True, depth_encoder=_depth_encoder()
         )
-        if dataset.meta.total_episodes != len(old["episodes"]):
-            dataset.finalize()
-            raise UserError(
-                f"{root} is inconsistent: {dataset.meta.total_episodes} episodes in LeRobot's metadata, "
-                f"{len(old['episodes'])} in {sidecar_file(root).name} (run `simreal dataset validate`)"
-            )
         merged = {**old, "expert": meta["expert"]}
         return cls(dataset, merged)
 
