@@ -8,6 +8,7 @@ what `mujoco.Renderer` does for a single camera, batched; the depth linearisatio
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import mujoco
@@ -84,9 +85,17 @@ class TiledRenderer:
         return out
 
     def close(self) -> None:
-        """Frees the GL resources."""
-        if self._gl is not None:
+        """Frees the GL resources, in this renderer's own GL context."""
+        if getattr(self, "_gl", None) is not None:
             self._gl.make_current()
             self._context.free()
             self._gl.free()
             self._gl = None
+
+    # GL object ids are numbered per context, so a MjrContext freed by the garbage collector while
+    # another renderer's context is current deletes *that* renderer's framebuffers (seen as noise
+    # frames in a second env of the same process). Freeing here makes the right context current first.
+    def __del__(self) -> None:
+        # At interpreter exit EGL may already be torn down; nothing is left to free then.
+        with contextlib.suppress(Exception):
+            self.close()
