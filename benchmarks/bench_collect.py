@@ -162,7 +162,13 @@ def main() -> None:
     n_memory = 15 if args.quick else 200
 
     workdir = Path(tempfile.mkdtemp(prefix="bench_collect_"))
-    results: dict = {"machine": machine_info(), "quick": args.quick, "cases": {}}
+    from importlib.metadata import version
+
+    results: dict = {
+        "machine": {**machine_info(), "lerobot": version("lerobot")},
+        "quick": args.quick,
+        "cases": {},
+    }
     try:
         for name, spec in SPECS.items():
             results["cases"][f"collect/{name}"] = bench_collect(spec, n_collect[name], workdir)

@@ -39,6 +39,13 @@ def test_truncated_parquet(dataset_copy, capsys):
     assert_invalid(dataset_copy, f"{DATA} is corrupt", capsys)
 
 
+def test_truncated_episode_metadata(dataset_copy, capsys):
+    rel = "meta/episodes/chunk-000/file-000.parquet"
+    path = dataset_copy / rel
+    path.write_bytes(path.read_bytes()[:-16])  # a writer killed before finalize leaves no footer
+    assert_invalid(dataset_copy, f"{rel} is corrupt", capsys)
+
+
 def test_nan_in_data(dataset_copy, capsys):
     path = dataset_copy / DATA
     table = pq.read_table(path)

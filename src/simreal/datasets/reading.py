@@ -100,12 +100,20 @@ def read_episode_index(root: str | Path) -> list[dict]:
     Each row holds episode_index, length, tasks, data/chunk_index, data/file_index,
     dataset_from_index, dataset_to_index and, per video key, videos/<key>/{chunk_index,
     file_index, from_timestamp, to_timestamp}. Read with pyarrow directly (no Hugging Face cache).
+    UserError naming the file when one is unreadable.
     """
     rows: list[dict] = []
-    for path in sorted((Path(root) / "meta" / "episodes").glob("*/*.parquet")):
-        schema = pq.read_schema(path)
-        columns = [name for name in schema.names if not name.startswith("stats/")]
-        rows.extend(pq.read_table(path, columns=columns).to_pylist())
+    root = Path(root)
+    for path in sorted((root / "meta" / "episodes").glob("*/*.parquet")):
+        try:
+            schema = pq.read_schema(path)
+            columns = [name for name in schema.names if not name.startswith("stats/")]
+            rows.extend(pq.read_table(path, columns=columns).to_pylist())
+        except (OSError, pa.ArrowException) as exc:
+            raise UserError(
+                f"{path.relative_to(root)} is corrupt ({_first_line(exc)}); was the recording killed "
+                "before it was finalized?"
+            ) from exc
     return sorted(rows, key=lambda row: row["episode_index"])
 
 

@@ -73,8 +73,8 @@ def validate_dataset(root: str | Path, decode_videos: bool = False) -> Validatio
 
     try:
         episodes = read_episode_index(root)
-    except (OSError, pa.ArrowException) as exc:
-        report.problems.append(f"meta/episodes is unreadable: {_first_line(exc)}")
+    except UserError as exc:
+        report.problems.append(str(exc))
         return report
     report.episodes = len(episodes)
     _check_episode_index(report, info, sidecar, episodes)
