@@ -1,0 +1,91 @@
+"""The building blocks: U-Net, encoders, execution helpers, the MeanFlow JVP."""
+
+import pytest
+import torch
+from torch import nn
+
+from simreal.errors import UserError
+from simreal.policies import make_config
+from simreal.policies.encoders import ImageEncoder, PointCloudEncoder
+from simreal.policies.execution import ObservationHistory, TemporalEnsembler
+from simreal.policies.unet import ConditionalUnet1D
+
+
+def test_unet_keeps_the_sequence_shape_and_returns_down_path_latents():
+    net = ConditionalUnet1D(action_dim=8, global_cond_dim=12, down_dims=(16, 32, 64), step_embed_dim=16)
+    out, latents = net(
+        torch.randn(3, 16, 8), torch.tensor([0, 5, 99]), torch.randn(3, 12), return_latents=True
+    )
+    assert out.shape == (3, 16, 8)
+    assert [tuple(x.shape) for x in latents] == [(3, 16, 16), (3, 32, 8), (3, 64, 4)]
+
+
+def test_unet_film_uses_the_condition():
+    torch.manual_seed(0)
+    net = ConditionalUnet1D(action_dim=2, global_cond_dim=4, down_dims=(16, 32), step_embed_dim=16)
+    x, step = torch.randn(1, 8, 2), torch.tensor([3])
+    assert not torch.allclose(net(x, step, torch.zeros(1, 4)), net(x, step, torch.ones(1, 4)))
+
+
+def test_horizon_must_fit_the_downsampling(tiny_dataset):
+    with pytest.raises(UserError, match="multiple of 4"):
+        make_config("diffusion", tiny_dataset.meta.features, down_dims=(16, 32, 64), horizon=10)
+
+
+def test_point_cloud_encoder_is_order_invariant_and_takes_colour():
+    torch.manual_seed(0)
+    points = torch.randn(2, 50, 3)
+    enc = PointCloudEncoder(3, out_dim=64)
+    shuffled = points[:, torch.randperm(50)]
+    assert enc(points).shape == (2, 64)
+    torch.testing.assert_close(enc(points), enc(shuffled))
+    assert PointCloudEncoder(6)(torch.randn(2, 50, 6)).shape == (2, 64)
+
+
+def test_image_encoder_has_group_norm_and_crops_randomly_only_in_training():
+    torch.manual_seed(0)
+    enc = ImageEncoder((3, 20, 20), crop_ratio=0.9, num_keypoints=8, out_dim=16)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in enc.modules())
+    assert any(isinstance(m, nn.GroupNorm) for m in enc.modules())
+    images = torch.rand(4, 3, 20, 20)
+    enc.eval()
+    torch.testing.assert_close(enc(images), enc(images))
+    assert enc._crop(images).shape == (4, 3, 18, 18)
+    enc.train()
+    crops = {tuple(enc._crop(images[:1]).flatten()[:5].tolist()) for _ in range(20)}
+    assert len(crops) > 1
+
+
+def test_observation_history_repeats_the_first_step_then_rolls():
+    history = ObservationHistory(n_obs_steps=2)
+    first = history.push({"s": torch.tensor([[1.0]])})
+    assert first["s"].flatten().tolist() == [1.0, 1.0]
+    second = history.push({"s": torch.tensor([[2.0]])})
+    assert second["s"].flatten().tolist() == [1.0, 2.0]
+
+
+def test_temporal_ensembler_weights_older_predictions():
+    ens = TemporalEnsembler(coeff=0.0, chunk_size=3)
+    a1 = ens.update(torch.tensor([[[0.0], [10.0], [20.0]]]))
+    a2 = ens.update(torch.tensor([[[4.0], [14.0], [24.0]]]))
+    assert a1.item() == 0.0
+    assert a2.item() == pytest.approx((10.0 + 4.0) / 2)  # equal weights: plain mean
+    ens = TemporalEnsembler(coeff=1.0, chunk_size=3)
+    ens.update(torch.tensor([[[0.0], [10.0], [20.0]]]))
+    a2 = ens.update(torch.tensor([[[4.0], [14.0], [24.0]]]))
+    w0, w1 = 1.0, torch.exp(torch.tensor(-1.0)).item()
+    assert a2.item() == pytest.approx((w0 * 10.0 + w1 * 4.0) / (w0 + w1), rel=1e-5)
+
+
+def test_meanflow_jvp_matches_finite_differences():
+    """The total derivative d/dt u(z_t, t, r) along (v, 1, 0) that MeanFlow's target uses."""
+    torch.manual_seed(0)
+    net = ConditionalUnet1D(4, 6, (16, 32), step_embed_dim=16, n_step_inputs=2).double()
+    z, v, cond = torch.randn(2, 8, 4).double(), torch.randn(2, 8, 4).double(), torch.randn(2, 6).double()
+    t, r = torch.tensor([0.7, 0.4]).double(), torch.tensor([0.2, 0.4]).double()
+    u_fn = lambda z_, t_, r_: net(z_, torch.stack([t_, t_ - r_], -1) * 10, cond)
+    _, du_dt = torch.func.jvp(u_fn, (z, t, r), (v, torch.ones_like(t), torch.zeros_like(r)))
+    h = 1e-6
+    with torch.no_grad():
+        fd = (u_fn(z + h * v, t + h, r) - u_fn(z - h * v, t - h, r)) / (2 * h)
+    torch.testing.assert_close(du_dt, fd, rtol=1e-4, atol=1e-6)

@@ -1,0 +1,118 @@
+"""Saving and loading: identical actions after a round trip, and clear refusals (schema, stats,
+NaN observations, missing features, foreign directories)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from policy_test_data import TINY, TINY_HEADS, raw_observation
+from safetensors.torch import load_file, save_file
+
+from simreal.errors import UserError
+from simreal.policies import load_policy, make_policy, make_processors, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tiny_dataset, tmp_path_factory):
+    """One saved (untrained, seeded) checkpoint per head."""
+    root = tmp_path_factory.mktemp("ckpts")
+    out = {}
+    for kind, settings in TINY_HEADS.items():
+        torch.manual_seed(0)
+        policy = make_policy(
+            kind, tiny_dataset.meta.features, tiny_dataset.meta.stats, fps=20, **TINY, **settings
+        )
+        pre, post = make_processors(policy.config, tiny_dataset.meta.stats)
+        out[kind] = save_checkpoint(policy, pre, post, root / kind)
+    return out
+
+
+def _actions(runner, dataset, n):
+    runner.reset()
+    actions = []
+    for i in range(n):
+        torch.manual_seed(i)
+        actions.append(runner(raw_observation(dataset, i, runner.input_features)))
+    return np.stack(actions)
+
+
+@pytest.mark.parametrize("kind", list(TINY_HEADS))
+def test_reloaded_policy_gives_identical_actions(kind, checkpoints, tiny_dataset):
+    ckpt = checkpoints[kind]
+    first = load_policy(
+        ckpt, device="cpu", features=tiny_dataset.meta.features, stats=tiny_dataset.meta.stats
+    )
+    assert first.fps == 20 and first.n_action_steps == TINY_HEADS[kind]["n_action_steps"]
+    assert sorted(first.input_features) == ["observation.pointcloud", "observation.state"]
+    a = _actions(first, tiny_dataset, 5)
+    b = _actions(load_policy(ckpt, device="cpu"), tiny_dataset, 5)
+    assert a.shape == (5, 8) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, b)
+    # Actions come back in dataset units: inside the action range (min-max normalization, clipped).
+    lo, hi = tiny_dataset.meta.stats["action"]["min"], tiny_dataset.meta.stats["action"]["max"]
+    assert (a >= lo - 1e-5).all() and (a <= hi + 1e-5).all()
+    assert sorted(p.name for p in ckpt.iterdir()) >= ["config.json", "model.safetensors"]
+
+
+def test_schema_mismatch_is_refused_by_name(checkpoints, tiny_dataset):
+    features = {k: dict(v) for k, v in tiny_dataset.meta.features.items()}
+    features["observation.pointcloud"]["shape"] = (64, 3)
+    with pytest.raises(UserError, match=r"'observation.pointcloud' has shape \(64, 3\)"):
+        load_policy(checkpoints["meanflow"], device="cpu", features=features)
+    del features["observation.state"]
+    with pytest.raises(UserError, match="missing observation.state"):
+        load_policy(checkpoints["meanflow"], device="cpu", features=features)
+
+
+def test_stats_mismatch_is_refused_by_name(checkpoints, tiny_dataset, tmp_path):
+    other = {k: {s: np.asarray(v) for s, v in d.items()} for k, d in tiny_dataset.meta.stats.items()}
+    other["action"]["max"] = other["action"]["max"] + 1.0
+    with pytest.raises(UserError, match="stats of 'action' differ"):
+        load_policy(checkpoints["diffusion"], device="cpu", stats=other)
+
+    # A checkpoint whose saved processors carry other statistics than the policy was trained with.
+    import shutil
+
+    tampered = shutil.copytree(checkpoints["diffusion"], tmp_path / "tampered")
+    for path in tampered.glob("policy_preprocessor_step_*normalizer*.safetensors"):
+        tensors = load_file(path)
+        tensors["observation.state.min"] = tensors["observation.state.min"] - 1.0
+        save_file(tensors, path)
+    with pytest.raises(UserError, match="stats of 'observation.state' differ"):
+        load_policy(tampered, device="cpu")
+
+
+def test_nan_observation_is_refused_never_a_nan_action(checkpoints, tiny_dataset):
+    runner = load_policy(checkpoints["streaming"], device="cpu")
+    obs = raw_observation(tiny_dataset, 0, runner.input_features)
+    obs["observation.state"][3] = np.nan
+    with pytest.raises(UserError, match="'observation.state' contains NaN"):
+        runner(obs)
+    obs = raw_observation(tiny_dataset, 0, runner.input_features)
+    del obs["observation.pointcloud"]
+    with pytest.raises(UserError, match="lacks observation.pointcloud"):
+        runner(obs)
+
+
+def test_dataset_lacking_needed_features_lists_them(tiny_dataset):
+    with pytest.raises(UserError, match="lacks features the policy config needs: observation.images.front"):
+        make_policy(
+            "diffusion",
+            tiny_dataset.meta.features,
+            tiny_dataset.meta.stats,
+            **TINY,
+            obs_keys=["observation.state", "observation.images.front"],
+        )
+
+
+def test_foreign_or_missing_checkpoints_are_refused(tmp_path, checkpoints):
+    with pytest.raises(UserError, match="no config.json"):
+        load_policy(tmp_path, device="cpu")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    config = json.loads((checkpoints["diffusion"] / "config.json").read_text())
+    config["type"] = "no_such_policy"
+    (foreign / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match="not registered"):
+        load_policy(foreign, device="cpu")
