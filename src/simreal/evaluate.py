@@ -76,12 +76,14 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(pretrained_dir: str, dataset_meta: dict, task: str | None, threads: int) -> None:
+def _init_worker(
+    pretrained_dir: str, dataset_meta: dict, task: str | None, threads: int, overrides: dict
+) -> None:
     import torch
 
     torch.set_num_threads(threads)
     _WORKER["runner"] = load_runner(pretrained_dir)
-    _WORKER["env"] = make_task_env(dataset_meta, task)
+    _WORKER["env"] = make_task_env(dataset_meta, task, **overrides)
 
 
 def _worker_episode(seed: int, film: str | None) -> Episode:
@@ -98,11 +100,13 @@ def evaluate(
     video_dir: str | Path | None = None,
     videos: int = 3,
     skip_demo_seeds: bool = False,
+    max_steps: int | None = None,
 ) -> dict[str, Any]:
     """Roll the checkpoint's policy out for `episodes` held-out seeds; returns the summary dict.
 
     `checkpoint`: a run directory (uses checkpoints/last), a checkpoint or a pretrained_model dir.
-    The first `videos` episodes are filmed into `video_dir` when it is given.
+    The first `videos` episodes are filmed into `video_dir` when it is given. `max_steps` replaces
+    the task's episode limit (control steps).
     """
     from simreal.datasets import used_seeds
 
@@ -112,6 +116,7 @@ def evaluate(
     seeds = held_out_seeds(seed_start, episodes, used_seeds(dataset_meta), skip_demo_seeds=skip_demo_seeds)
     camera = ((dataset_meta.get("observation") or {}).get("cameras") or ["front"])[0]
     films = {s: camera for s in seeds[:videos]} if video_dir else {}
+    overrides = {} if max_steps is None else {"max_episode_steps": max_steps}
     workers = max(1, min(workers, len(seeds)))
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
@@ -120,7 +125,7 @@ def evaluate(
         workers,
         mp_context=get_context("spawn"),
         initializer=_init_worker,
-        initargs=(str(pretrained), dataset_meta, task, threads),
+        initargs=(str(pretrained), dataset_meta, task, threads, overrides),
     ) as pool:
         futures = [pool.submit(_worker_episode, s, films.get(s)) for s in seeds]
         bar = tqdm(as_completed(futures), total=len(futures), desc="eval", unit="episode")
@@ -141,6 +146,7 @@ def evaluate(
         "policy_type": config.get("type"),
         "task": task or dataset_meta.get("task"),
         "seeds": {"start": seeds[0], "end": seeds[-1], "skipped_demo_seeds": skip_demo_seeds},
+        "max_steps": max_steps,
         **summarize(results),
         "videos": video_paths,
         "workers": workers,
@@ -191,6 +197,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="episodes run in this many parallel processes (default 1)"
     )
+    parser.add_argument("--max-steps", type=int, help="episode limit in control steps (default: the task's)")
     parser.add_argument(
         "--json", metavar="OUT", help="write the full result (per-episode rows included) as JSON to OUT"
     )
@@ -206,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
         video_dir=args.video,
         videos=args.videos,
         skip_demo_seeds=args.skip_demo_seeds,
+        max_steps=args.max_steps,
     )
     low, high = result["success_ci95"]
     latency = result["latency_ms"]

@@ -117,10 +117,11 @@ def held_out_seeds(start: int, count: int, demo_seeds: set[int], *, skip_demo_se
     return seeds
 
 
-def make_task_env(dataset_meta: dict[str, Any], task: str | None = None) -> Any:
+def make_task_env(dataset_meta: dict[str, Any], task: str | None = None, **overrides: Any) -> Any:
     """The env a dataset was recorded in (task, controller, observation config from its sidecar).
 
-    `task` overrides the sidecar's task name (same observation config and controller).
+    `task` overrides the sidecar's task name (same observation config and controller); `overrides`
+    replace task config fields (e.g. max_episode_steps).
     """
     from simreal.sim import ObservationConfig, make_env
 
@@ -134,4 +135,5 @@ def make_task_env(dataset_meta: dict[str, Any], task: str | None = None) -> Any:
         name,
         obs=ObservationConfig(**observation),
         controller=dataset_meta.get("controller", "joint_pos"),
+        **overrides,
     )

@@ -1,0 +1,103 @@
+"""Training and evaluation against the real pick_place task (MuJoCo), on a two-demo dataset."""
+
+import json
+
+import pytest
+
+from simreal.cli import main
+from simreal.datasets import read_simreal_meta, used_seeds
+from simreal.errors import UserError
+from simreal.evaluate import evaluate
+from simreal.train import train
+from simreal.training.config import TrainConfig
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pick_place_run(tmp_path_factory):
+    """Two scripted pick_place demos (state + 64-point cloud) and a tiny MeanFlow trained on them,
+    with one periodic evaluation at its last step."""
+    from simreal.collect import CollectConfig, collect
+    from simreal.sim import ObservationConfig
+
+    root = tmp_path_factory.mktemp("pick_place")
+    obs = ObservationConfig.parse("state,pointcloud,points=64")
+    collect(CollectConfig(task="pick_place", episodes=2, out=root / "data", obs=obs), progress=False)
+    config = TrainConfig(
+        policy="meanflow",
+        dataset=str(root / "data"),
+        out=str(root / "run"),
+        obs=("state", "pointcloud"),
+        preset="tiny",
+        steps=2,
+        batch_size=8,
+        device="cpu",
+        eval_every=2,
+        eval_episodes=1,
+    )
+    return root, train(config)
+
+
+def test_periodic_evaluation_in_training(pick_place_run):
+    root, result = pick_place_run
+    (summary,) = result.evaluations
+    assert summary["step"] == 2 and summary["episodes"] == 1
+    assert (root / "run" / "eval" / "step_000002.mp4").stat().st_size > 0
+    assert json.loads((root / "run" / "eval" / "step_000002.json").read_text())["success_rate"] in (0.0, 1.0)
+
+
+def test_eval_json_videos_and_seeds(pick_place_run, tmp_path):
+    root, _ = pick_place_run
+    out = tmp_path / "eval.json"
+    argv = [
+        "eval",
+        "--checkpoint",
+        str(root / "run"),
+        "--episodes",
+        "3",
+        "--workers",
+        "2",
+        "--max-steps",
+        "15",
+        "--video",
+        str(tmp_path / "videos"),
+        "--videos",
+        "1",
+        "--json",
+        str(out),
+    ]
+    assert main(argv) == 0
+    result = json.loads(out.read_text())
+    for key in (
+        "checkpoint",
+        "policy_type",
+        "task",
+        "seeds",
+        "episodes",
+        "successes",
+        "success_rate",
+        "success_ci95",
+        "episode_length",
+        "latency_ms",
+        "per_episode",
+        "videos",
+        "machine",
+    ):
+        assert key in result, key
+    assert result["policy_type"] == "simreal_meanflow" and result["task"] == "pick_place"
+    assert result["episodes"] == 3 and result["episode_length"]["max"] <= 15
+    assert result["latency_ms"]["calls"] == sum(e["length"] for e in result["per_episode"])
+    assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
+    low, high = result["success_ci95"]
+    assert low <= result["success_rate"] <= high
+    demo_seeds = used_seeds(read_simreal_meta(root / "data"))
+    assert not demo_seeds & {e["seed"] for e in result["per_episode"]}
+    assert len(result["videos"]) == 1 and (tmp_path / "videos").is_dir()
+
+
+def test_demo_seeds_are_refused(pick_place_run):
+    root, _ = pick_place_run
+    first_demo_seed = min(used_seeds(read_simreal_meta(root / "data")))
+    with pytest.raises(UserError, match="overlap"):
+        evaluate(root / "run", episodes=2, seed_start=first_demo_seed)
