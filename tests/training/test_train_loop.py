@@ -115,3 +115,20 @@ def test_existing_run_is_not_overwritten(synthetic_dataset, tmp_path):
         train(tiny(synthetic_dataset, tmp_path / "run"))
     with pytest.raises(UserError, match="no checkpoint"):
         train(tiny(synthetic_dataset, tmp_path / "other"), resume=True)
+
+
+@pytest.mark.parametrize("head", ["diffusion", "meanflow", "streaming"])
+def test_every_simreal_head_trains_and_loads(head, synthetic_pointcloud_dataset, tmp_path):
+    config = tiny(
+        synthetic_pointcloud_dataset, tmp_path / head, policy=head, obs=("state", "pointcloud"), steps=2
+    )
+    result = train(config)
+    assert len(result.losses) == 2 and np.isfinite(result.losses).all()
+    runner = load_runner(tmp_path / head / "checkpoints" / "last" / "pretrained_model")
+    runner.reset()
+    observation = {
+        "observation.state": np.zeros(15, np.float32),
+        "observation.pointcloud": np.zeros((64, 3), np.float32),
+    }
+    action = runner(observation)
+    assert action.shape == (8,) and np.isfinite(action).all()
