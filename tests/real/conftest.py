@@ -16,3 +16,13 @@ def ros():
     handle = Ros()
     yield handle
     handle.close()
+
+
+@pytest.fixture(scope="module")
+def ros_module():
+    """Like ``ros`` but shared by a module's tests (for one expensive process under test)."""
+    from ros_harness import Ros
+
+    handle = Ros()
+    yield handle
+    handle.close()

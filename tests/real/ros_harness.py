@@ -50,9 +50,10 @@ class Ros:
         self._thread.start()
 
     def _spin(self):
+        from simreal.real.node_runtime import spin
+
         with contextlib.suppress(Exception):  # shutdown races end the spin
-            while not self._stop.is_set():
-                self.executor.spin_once(timeout_sec=0.05)
+            spin(self.executor, self.context, self._stop, poll=0.05)
 
     def env(self) -> dict:
         """Environment for a child process on the same domain."""
@@ -78,3 +79,37 @@ def wait_for(predicate, timeout: float, interval: float = 0.01) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def write_params(path, node_name: str, params: dict) -> str:
+    """A ROS 2 parameter file (``<node>: ros__parameters: ...``) as ``--params-file`` reads it."""
+    import yaml
+
+    path.write_text(yaml.safe_dump({node_name: {"ros__parameters": params}}))
+    return str(path)
+
+
+@contextlib.contextmanager
+def node_process(ros, module: str, params_file: str, timeout: float = 10.0):
+    """Run ``python -m <module> --ros-args --params-file <file>`` on ``ros``'s domain; SIGINT at exit."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, "--ros-args", "--params-file", params_file],
+        env=ros.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -6,7 +6,9 @@ launch-file test can check every parameter a YAML names against what the node re
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable
 
 import rclpy
@@ -43,21 +45,42 @@ def make_executor(context=None):
     return EventsExecutor(context=context)
 
 
+def spin(executor, context=None, stop: threading.Event | None = None, poll: float = 0.1) -> None:
+    """Spin ``executor`` until the context shuts down (Ctrl-C) or ``stop`` is set.
+
+    A ``spin_once`` loop, because in rclpy 9.1 (kilted, PyPI) ``EventsExecutor.spin()`` never fires
+    timers, and waking it from another thread (adding or destroying a node, shutting the context down)
+    while it blocks deadlocks: callers stop this loop before tearing anything down.
+    """
+    context = context or rclpy.get_default_context()
+    while context.ok() and not (stop is not None and stop.is_set()):
+        executor.spin_once(timeout_sec=poll)
+
+
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
-    """Console-script body: init rclpy (ROS args such as --params-file honoured), build, spin, clean up."""
-    rclpy.init(args=sys.argv if args is None else args)
-    node = None
+    """Console-script body: init rclpy (ROS args such as --params-file honoured), build, spin, clean up.
+
+    SIGINT and SIGTERM end the spin loop between callbacks (rclpy's own handlers would invalidate the
+    context in the middle of a callback), then the node is torn down in order. Returns the exit code.
+    """
+    from rclpy.signals import SignalHandlerOptions
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
+    node = executor = None
     try:
         node = factory()
         executor = make_executor()
         executor.add_node(node)
-        executor.spin()
+        spin(executor, stop=stop)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        pass
     finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
         if node is not None:
             node.destroy_node()
         if rclpy.ok():
@@ -65,4 +88,4 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["Parameter", "ParameterTable", "declare_parameters", "make_executor", "run_node"]
+__all__ = ["Parameter", "ParameterTable", "declare_parameters", "make_executor", "run_node", "spin"]
