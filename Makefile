@@ -30,11 +30,13 @@ $(SYSSTAMP):
 	fi
 	@touch $@
 
-$(STAMP): pyproject.toml $(SYSSTAMP)
+$(STAMP): pyproject.toml lerobot_policy_simreal/pyproject.toml $(SYSSTAMP)
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found (pyenv install 3.12 or apt install python3.12)"; exit 1; }
 	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev,teleop]"
+	@# LeRobot finds third-party policies by distribution name (lerobot_policy_*): ours is a small plugin.
+	$(PY) -m pip install -q --no-deps -e ./lerobot_policy_simreal
 	@touch $@
 
 setup: $(STAMP)
