@@ -157,6 +157,13 @@ def test_spacemouse_absent_is_a_clear_error():
         SpaceMouseTeleop().connect()
 
 
+def test_keyboard_without_display_is_a_clear_error(monkeypatch):
+    for name in ("SDL_VIDEODRIVER", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UserError, match="needs a display"):
+        KeyboardTeleop().connect()
+
+
 def test_unknown_device():
     with pytest.raises(UserError, match="unknown teleop device"):
         make_teleop_expert("joystick9000")

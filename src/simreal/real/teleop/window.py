@@ -7,6 +7,8 @@ driver (SDL_VIDEODRIVER=dummy) still gives a working event queue, which the test
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -17,7 +19,9 @@ def import_pygame():
     """pygame, imported quietly; UserError if it is not installed."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     try:
-        import pygame
+        with warnings.catch_warnings():  # pygame 2.6 imports the deprecated pkg_resources
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            import pygame
     except ImportError as exc:
         raise UserError("teleoperation needs pygame: pip install 'simreal[teleop]'") from exc
     return pygame
@@ -33,6 +37,16 @@ class OperatorWindow:
 
     def open(self) -> None:
         pg = self.pg
+        headless = sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        )
+        if headless and not os.environ.get("SDL_VIDEODRIVER"):
+            # SDL would fall back to its EGL "offscreen" driver, whose context fights MuJoCo's EGL
+            # renderer; refuse instead, and let headless runs opt in to the event-only driver.
+            raise UserError(
+                f"{self.title} needs a display for its window: set DISPLAY (X11) or WAYLAND_DISPLAY, "
+                "or SDL_VIDEODRIVER=dummy for a headless run"
+            )
         try:
             pg.display.init()
             pg.font.init()
