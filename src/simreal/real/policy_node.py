@@ -43,6 +43,7 @@ OUTPUTS = ("forward_position", "joint_trajectory")
 
 PARAMETERS: ParameterTable = {
     "checkpoint": ("", "policy checkpoint directory (simreal.policies.load_policy)"),
+    "device": ("cpu", "torch device for inference: cpu, cuda or auto"),
     "observation_spec": (Parameter.Type.STRING, "YAML file mapping each observation feature to topics"),
     "controller": ("forward_position_controller", "ros2_control controller name: topics /<controller>/..."),
     "output": ("forward_position", "forward_position (Float64MultiArray) or joint_trajectory"),
@@ -80,7 +81,7 @@ class PolicyNode(Node):
         if runner is None:
             if not p["checkpoint"]:
                 raise UserError("policy_node: parameter 'checkpoint' is required")
-            runner = load_runner(p["checkpoint"])
+            runner = load_runner(p["checkpoint"], p["device"])
         spec.check_features(runner.features)
         self.command_names = list(p["joint_names"]) + ([p["gripper_joint"]] if p["gripper_joint"] else [])
         action_dim = tuple(runner.features["action"]["shape"])[0]

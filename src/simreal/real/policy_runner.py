@@ -15,7 +15,7 @@ from simreal.errors import UserError
 
 
 class ChunkRunner(Protocol):
-    features: dict  # LeRobot features of the inputs ("observation.*") and "action"
+    features: dict  # LeRobot features of the inputs ("observation.*") and "action": {"shape": ...}
     fps: float  # policy rate in Hz: chunk actions are 1 / fps apart
 
     def predict_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -25,10 +25,41 @@ class ChunkRunner(Protocol):
     def reset(self) -> None: ...
 
 
-def load_runner(checkpoint: str) -> ChunkRunner:
-    """A ChunkRunner for a simreal checkpoint directory (through ``simreal.policies.load_policy``)."""
-    try:
-        from simreal.policies import load_policy
-    except ImportError as exc:
-        raise UserError(f"cannot load {checkpoint}: no simreal.policies.load_policy ({exc})") from exc
-    return load_policy(checkpoint)
+class CheckpointChunkRunner:
+    """ChunkRunner over ``simreal.policies.load_policy``'s PolicyRunner: one planning call per chunk.
+
+    The observation is given as one step (the policy repeats it over its n_obs_steps history), because
+    the node's inference calls are not 1 / fps apart; the chunk is the policy's n_action_steps actions.
+    """
+
+    def __init__(self, runner):
+        self.runner = runner
+        config = runner.config
+        if not config.fps:
+            raise UserError("the checkpoint does not record its fps (policy rate)")
+        self.fps = float(config.fps)
+        self.features = {k: {"shape": tuple(ft.shape)} for k, ft in runner.input_features.items()}
+        self.features["action"] = {"shape": tuple(config.output_features["action"].shape)}
+
+    def predict_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            frame = {k: self.runner._to_tensor(k, ft, obs) for k, ft in self.runner.input_features.items()}
+            chunk = self.runner.postprocessor(
+                self.runner.policy.predict_action_chunk(self.runner.preprocessor(frame))
+            )
+        out = chunk[0].detach().cpu().numpy().astype(np.float64)
+        if not np.isfinite(out).all():
+            raise RuntimeError("the policy produced a non-finite action")
+        return out
+
+    def reset(self) -> None:
+        self.runner.reset()
+
+
+def load_runner(checkpoint: str, device: str = "cpu") -> ChunkRunner:
+    """A ChunkRunner for a simreal checkpoint directory (UserError naming what is wrong with it)."""
+    from simreal.policies import load_policy
+
+    return CheckpointChunkRunner(load_policy(checkpoint, device=device))

@@ -1,0 +1,181 @@
+"""`simreal deploy`: run a launch file's ROS 2 graph (sim robot + policy node) without ros2 launch.
+
+The nodes, parameter files and overrides are read from launch/<name>.launch.py itself (see
+simreal.real.launch_graph), so this starts exactly what `ros2 launch simreal <name>.launch.py` would:
+one process per node (default) or every node in this process, each on its own thread and executor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from simreal.errors import UserError
+
+REPO_LAUNCH = Path(__file__).resolve().parents[2] / "launch"
+MODULES = {"sim_robot_node": "simreal.real.sim_robot_node", "policy_node": "simreal.real.policy_node"}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--launch", default="sim_policy", help="launch file launch/<name>.launch.py to run")
+    parser.add_argument("--checkpoint", required=True, help="policy checkpoint directory (simreal train)")
+    parser.add_argument("--task", default=None, help="simreal task for the sim robot (launch default)")
+    parser.add_argument(
+        "--observation-spec",
+        default=None,
+        help="YAML mapping observation features to topics (launch default)",
+    )
+    parser.add_argument(
+        "--launch-dir", type=Path, default=REPO_LAUNCH, help="folder of launch files and config/"
+    )
+    parser.add_argument("--one-process", action="store_true", help="run every node in this process")
+    parser.add_argument("--duration", type=float, default=0.0, help="seconds to run, 0 = until Ctrl-C")
+
+
+def resolve(args) -> list[tuple[str, str, dict]]:
+    """[(executable, node name, parameters)] with parameter files merged and launch arguments bound."""
+    from simreal.real.launch_graph import LaunchArg, read_launch, read_node_parameters
+
+    path = args.launch_dir / f"{args.launch}.launch.py"
+    if not path.is_file():
+        raise UserError(f"no launch file {path}")
+    if not Path(args.checkpoint).is_dir():
+        raise UserError(f"checkpoint {args.checkpoint} is not a directory")
+    graph = read_launch(path)
+    given = {"checkpoint": str(Path(args.checkpoint).resolve()), "task": args.task}
+    given["observation_spec"] = args.observation_spec
+    bound = {}
+    for name, default in graph.arguments.items():
+        value = given.get(name) if given.get(name) is not None else default
+        if isinstance(value, tuple):  # a file in config/
+            value = str(args.launch_dir / "config" / value[1])
+        if value is None:
+            raise UserError(f"{path.name} needs --{name.replace('_', '-')}")
+        bound[name] = value
+    nodes = []
+    for node in graph.nodes:
+        params = {}
+        for file in node.param_files:
+            params.update(read_node_parameters(args.launch_dir / "config" / file, node.name))
+        for key, value in node.overrides.items():
+            params[key] = bound[value.name] if isinstance(value, LaunchArg) else value
+        nodes.append((node.executable, node.name, params))
+    return nodes
+
+
+def run(args) -> int:
+    nodes = resolve(args)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    if args.one_process:
+        return _run_threads(nodes, stop, args.duration)
+    return _run_processes(nodes, stop, args.duration)
+
+
+def _ros_args(name: str, params: dict) -> list[str]:
+    import yaml
+
+    out = ["--ros-args", "-r", f"__node:={name}"]
+    for key, value in params.items():
+        out += [
+            "-p",
+            f"{key}:={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}",
+        ]
+    return out
+
+
+def _run_processes(nodes, stop: threading.Event, duration: float) -> int:
+    procs = {}
+    for executable, name, params in nodes:
+        cmd = [sys.executable, "-m", MODULES[executable], *_ros_args(name, params)]
+        procs[name] = subprocess.Popen(cmd)
+    try:
+        failed = _watch(
+            stop, duration, lambda: {n: p.returncode for n, p in procs.items() if p.poll() is not None}
+        )
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    if failed:
+        raise UserError(f"node(s) exited early: {failed}")
+    return 0
+
+
+def _run_threads(nodes, stop: threading.Event, duration: float) -> int:
+    import rclpy
+    from rclpy.parameter import Parameter
+    from rclpy.signals import SignalHandlerOptions
+
+    from simreal.real.node_runtime import make_executor, spin
+    from simreal.real.policy_node import PolicyNode
+    from simreal.real.sim_robot_node import SimRobotNode
+
+    classes = {"sim_robot_node": SimRobotNode, "policy_node": PolicyNode}
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    errors: dict[str, str] = {}
+    threads = []
+
+    def serve(executable, name, params):
+        # Built on its own thread: the sim node's EGL context belongs to the thread that renders.
+        node = executor = None
+        try:
+            overrides = [Parameter(k, value=v) for k, v in params.items()]
+            node = classes[executable](parameter_overrides=overrides)
+            executor = make_executor()
+            executor.add_node(node)
+            spin(executor, stop=stop)
+        except Exception as exc:  # reported by the watcher, which stops the others
+            errors[name] = str(exc)
+        finally:
+            if executor is not None:
+                executor.shutdown(timeout_sec=1.0)
+            if node is not None:
+                node.destroy_node()
+
+    for executable, name, params in nodes:
+        thread = threading.Thread(target=serve, args=(executable, name, params), name=name, daemon=True)
+        thread.start()
+        threads.append(thread)
+    try:
+        failed = _watch(stop, duration, lambda: dict(errors))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+        rclpy.shutdown()
+    if failed:
+        raise UserError(f"node(s) failed: {failed}")
+    return 0
+
+
+def _watch(stop: threading.Event, duration: float, failures) -> dict:
+    """Show a progress bar until ``duration`` s pass, ``stop`` is set or a node fails; the failures."""
+    from tqdm import tqdm
+
+    start = time.monotonic()
+    with tqdm(
+        total=duration or None, unit="s", desc="deploy", bar_format="{desc}: {elapsed} {postfix}"
+    ) as bar:
+        while not stop.is_set():
+            failed = failures()
+            if failed:
+                stop.set()
+                return failed
+            elapsed = time.monotonic() - start
+            if duration and elapsed >= duration:
+                break
+            bar.update(0.5)
+            stop.wait(0.5)
+    return {}
