@@ -82,8 +82,12 @@ def _init_worker(
     import torch
 
     torch.set_num_threads(threads)
-    _WORKER["runner"] = load_runner(pretrained_dir)
-    _WORKER["env"] = make_task_env(dataset_meta, task, **overrides)
+    runner = load_runner(pretrained_dir)
+    env = make_task_env(dataset_meta, task, **overrides)
+    # One untimed call first: lazy initialisation (kernels, scripting) is not per-call latency.
+    runner(env.reset(seed=0)[0])
+    runner.reset()
+    _WORKER.update(runner=runner, env=env)
 
 
 def _worker_episode(seed: int, film: str | None) -> Episode:
@@ -120,18 +124,30 @@ def evaluate(
     workers = max(1, min(workers, len(seeds)))
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
+    initargs = (str(pretrained), dataset_meta, task, threads, overrides)
+    bar = tqdm(total=len(seeds), desc="eval", unit="episode")
     results: list[Episode] = []
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(str(pretrained), dataset_meta, task, threads, overrides),
-    ) as pool:
-        futures = [pool.submit(_worker_episode, s, films.get(s)) for s in seeds]
-        bar = tqdm(as_completed(futures), total=len(futures), desc="eval", unit="episode")
-        for future in bar:
-            results.append(future.result())
-            bar.set_postfix(success=f"{sum(e.success for e in results)}/{len(results)}")
+
+    def record(episode: Episode) -> None:
+        results.append(episode)
+        bar.update(1)
+        bar.set_postfix(success=f"{sum(e.success for e in results)}/{len(results)}")
+
+    if workers == 1:  # in this process: no start-up cost, plain tracebacks
+        _init_worker(*initargs)
+        try:
+            for seed in seeds:
+                record(_worker_episode(seed, films.get(seed)))
+        finally:
+            _WORKER.pop("env").close()
+    else:
+        context = get_context("spawn")  # fresh interpreters: no forked EGL or torch thread state
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=initargs
+        ) as pool:
+            for future in as_completed([pool.submit(_worker_episode, s, films.get(s)) for s in seeds]):
+                record(future.result())
+    bar.close()
     results.sort(key=lambda e: seeds.index(e.seed))
     video_paths = []
     for episode in results:
