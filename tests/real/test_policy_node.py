@@ -163,3 +163,44 @@ def test_feature_mismatch_refuses_to_start(ros, tmp_path):
         policy_node(tmp_path, runner, ros.context)
     with pytest.raises(UserError, match="action has 8 entries"):
         policy_node(tmp_path, ScriptedChunkPolicy(HOME), ros.context, gripper_joint="")
+
+
+def test_flood_at_ten_times_the_rate_does_not_grow_latency_or_memory(ros, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import psutil
+
+    arm = ros.add(FakeArm(context=ros.context))
+    node = ros.add(policy_node(tmp_path, ScriptedChunkPolicy(np.append(HOME + 0.3, 0.0)), ros.context))
+    ros.start()
+    assert wait_for(lambda: len(arm.received()) > 50, timeout=10)
+    process = psutil.Process()
+
+    def window(seconds):
+        node.tick_times.clear()
+        time.sleep(seconds)
+        return node.diagnostics(), process.memory_info().rss
+
+    before, rss_before = window(2.0)
+    flood = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "flood_publisher.py"),
+            "--rate",
+            "1000",
+            "--duration",
+            "4",
+        ],
+        env=ros.env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)
+    during, rss_during = window(3.0)
+    sent = flood.communicate(timeout=30)[0]
+    assert int(sent.split()[1]) > 1000, sent  # the flood really ran at hundreds of Hz or more
+    assert during["control_rate_hz"] > 0.8 * before["control_rate_hz"], (before, during)
+    assert rss_during - rss_before < 20e6, (rss_before, rss_during)
+    assert len(node.aligner._rings[("observation.state", 1)]) <= 8

@@ -239,6 +239,8 @@ class PolicyNode(Node):
             "dropped_actions": self.schedule.dropped,
             "control_rate_hz": 1.0 / ticks.mean() if len(ticks) else 0.0,
             "period_jitter_p99_ms": jitter_p99(ticks, self.dt) * 1e3,
+            "obs_to_command_p50_ms": _percentile_ms(self.obs_to_command, 50),
+            "obs_to_command_p99_ms": _percentile_ms(self.obs_to_command, 99),
             "running": float(self.safety.running),
             "estopped": float(self.safety.estopped),
         }
@@ -265,6 +267,10 @@ class PolicyNode(Node):
     def destroy_node(self):
         self.worker.close()
         return super().destroy_node()
+
+
+def _percentile_ms(values, q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) * 1e3 if len(values) else float("nan")
 
 
 def jitter_p99(periods: np.ndarray, target: float) -> float:
