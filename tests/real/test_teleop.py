@@ -169,25 +169,27 @@ def test_unknown_device():
         make_teleop_expert("joystick9000")
 
 
-def test_keyboard_teleop_collects_an_ee_delta_episode(tmp_path):
+def test_keyboard_teleop_collects_an_ee_delta_episode(tmp_path, monkeypatch):
     """`collect --expert keyboard` end to end: a human (injected keys) drives pick_place and saves."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_episode_columns, read_simreal_meta
     from simreal.sim import ObservationConfig
 
+    reads = []  # a spy on the real read(): the operator paces its keys by control steps, not seconds
+    real_read = KeyboardTeleop.read
+    monkeypatch.setattr(KeyboardTeleop, "read", lambda self: reads.append(1) or real_read(self))
+
+    def wait_steps(n):
+        target, deadline = len(reads) + n, time.monotonic() + 120
+        while len(reads) < target and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def operator():
-        # wait until the window shows the scene: the episode is running and reading keys
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            surface = pygame.display.get_surface() if pygame.display.get_init() else None
-            if surface is not None and surface.get_at((320, 240))[:3] != (0, 0, 0):
-                break
-            time.sleep(0.05)
-        key(pygame.KEYDOWN, pygame.K_r)  # up
-        time.sleep(0.5)
-        key(pygame.KEYUP, pygame.K_r)
+        wait_steps(1)
+        key(pygame.KEYDOWN, pygame.K_r)  # up, held to the end
+        wait_steps(4)
         key(pygame.KEYDOWN, pygame.K_SPACE)  # close the gripper
-        time.sleep(0.5)
+        wait_steps(4)
         key(pygame.KEYDOWN, pygame.K_RETURN)  # save
 
     thread = threading.Thread(target=operator, daemon=True)
@@ -202,6 +204,6 @@ def test_keyboard_teleop_collects_an_ee_delta_episode(tmp_path):
     meta = read_simreal_meta(out)
     assert meta["controller"] == "ee_delta" and meta["expert"] == {"kind": "keyboard"}
     actions = read_episode_columns(out, 0, ["action"])["action"]
-    assert actions.shape[1] == 7 and len(actions) >= 10
-    assert np.isclose(actions[:, 2], 0.01).any()  # R held: +z at full speed
-    assert actions[-1, 6] == 1.0 and actions[0, 6] == 0.0  # gripper toggled during the episode
+    assert actions.shape[1] == 7 and 8 <= len(actions) <= 12
+    assert actions[0, 2] == 0.0 and np.allclose(actions[-4:, 2], 0.01)  # R held: +z at full speed
+    assert actions[0, 6] == 0.0 and actions[-1, 6] == 1.0  # gripper toggled during the episode
