@@ -34,6 +34,9 @@ def test_replay_is_deterministic_and_renders_a_video(dataset, tmp_path, capsys):
 
 
 def test_replay_result_reports_every_parquet_observation(dataset):
+    from simreal.datasets import read_simreal_meta
+
+    assert read_simreal_meta(dataset)["episodes"][0]["env_overrides"] == {"max_episode_steps": STEPS}
     result = replay_episode(dataset, 0)
     assert result.frames == STEPS
     assert result.max_abs_error["observation.state"] == 0.0

@@ -106,6 +106,7 @@ def collect(
             observation=cfg.obs.to_dict(),
             expert=expert_meta,
             robot_type="simreal_panda",
+            env_overrides=overrides,
             resume=cfg.resume,
         )
         with recorder, GracefulStop() as stop:

@@ -61,7 +61,8 @@ def replay_episode(
     obs_config = ObservationConfig(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in meta["observation"].items()}
     )
-    env = make_env(meta["task"], obs=obs_config, controller=meta["controller"])
+    overrides = record.get("env_overrides") or {}
+    env = make_env(meta["task"], obs=obs_config, controller=meta["controller"], **overrides)
     result = ReplayResult(
         episode, int(record["seed"]), len(actions), recorded_success=bool(record["success"])
     )

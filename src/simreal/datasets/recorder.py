@@ -54,6 +54,7 @@ class DatasetRecorder:
         observation: dict[str, Any],
         expert: dict[str, Any],
         robot_type: str | None = None,
+        env_overrides: dict[str, Any] | None = None,
         resume: bool = False,
         use_videos: bool = True,
     ) -> DatasetRecorder:
@@ -61,7 +62,9 @@ class DatasetRecorder:
 
         `env_features` is `env.unwrapped.features` (LeRobot feature dicts, including "action");
         `observation` is the ObservationConfig as a dict; `expert` describes who acts
-        (e.g. {"kind": "scripted", "noise": 0.0}). Raises UserError when `root` holds something
+        (e.g. {"kind": "scripted", "noise": 0.0}); `env_overrides` are the task-config overrides the
+        env was made with (`make_env(task, **env_overrides)`), kept so replay makes the same env.
+        Raises UserError when `root` holds something
         else: a non-empty directory without `resume`, or a dataset of another schema with it.
         """
         root = Path(root)
@@ -74,6 +77,7 @@ class DatasetRecorder:
             "fps": int(fps),
             "robot_type": robot_type,
             "expert": expert,
+            "env_overrides": dict(env_overrides or {}),
             "features": user_features(features),
             "episodes": [],
             "discarded_seeds": [],
@@ -127,7 +131,7 @@ class DatasetRecorder:
         dataset = LeRobotDataset.resume(
             repo_id=_repo_id(root), root=root, streaming_encoding=True, depth_encoder=_depth_encoder()
         )
-        merged = {**old, "expert": meta["expert"]}
+        merged = {**old, "expert": meta["expert"], "env_overrides": meta["env_overrides"]}
         return cls(dataset, merged)
 
     # -- recording -----------------------------------------------------------------------------
@@ -179,6 +183,7 @@ class DatasetRecorder:
                 "success": bool(success),
                 "length": length,
                 "expert": expert or self.meta["expert"].get("kind"),
+                "env_overrides": self.meta["env_overrides"],  # sessions of one dataset may differ
             }
         )
         write_simreal_meta(self.root, self.meta)

@@ -27,8 +27,9 @@ def read_simreal_meta(root: str | Path) -> dict[str, Any]:
     """Read `<root>/meta/simreal.json`.
 
     Returns a dict with keys: format, task, task_description, controller, observation (the
-    ObservationConfig as a dict), fps, robot_type, expert, features, episodes (list of
-    {episode_index, seed, success, length}) and discarded_seeds. Raises UserError when the file is
+    ObservationConfig as a dict), fps, robot_type, expert, env_overrides (task-config overrides of
+    the latest session), features, episodes (list of {episode_index, seed, success, length,
+    expert, env_overrides}) and discarded_seeds. Raises UserError when the file is
     missing or unreadable.
     """
     path = sidecar_file(root)
