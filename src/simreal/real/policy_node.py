@@ -44,6 +44,7 @@ OUTPUTS = ("forward_position", "joint_trajectory")
 PARAMETERS: ParameterTable = {
     "checkpoint": ("", "policy checkpoint directory (simreal.policies.load_policy)"),
     "device": ("cpu", "torch device for inference: cpu, cuda or auto"),
+    "torch_threads": (1, "CPU threads for inference (keep a core free for the control loop)"),
     "observation_spec": (Parameter.Type.STRING, "YAML file mapping each observation feature to topics"),
     "controller": ("forward_position_controller", "ros2_control controller name: topics /<controller>/..."),
     "output": ("forward_position", "forward_position (Float64MultiArray) or joint_trajectory"),
@@ -81,6 +82,9 @@ class PolicyNode(Node):
         if runner is None:
             if not p["checkpoint"]:
                 raise UserError("policy_node: parameter 'checkpoint' is required")
+            import torch
+
+            torch.set_num_threads(max(1, p["torch_threads"]))
             runner = load_runner(p["checkpoint"], p["device"])
         spec.check_features(runner.features)
         self.command_names = list(p["joint_names"]) + ([p["gripper_joint"]] if p["gripper_joint"] else [])
@@ -265,7 +269,7 @@ class PolicyNode(Node):
         self.diagnostics_pub.publish(msg)
 
     def destroy_node(self):
-        self.worker.close()
+        self.worker.close(timeout=30.0)  # let a running inference finish before the interpreter exits
         return super().destroy_node()
 
 
