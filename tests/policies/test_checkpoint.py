@@ -116,3 +116,13 @@ def test_foreign_or_missing_checkpoints_are_refused(tmp_path, checkpoints):
     (foreign / "config.json").write_text(json.dumps(config))
     with pytest.raises(UserError, match="not registered"):
         load_policy(foreign, device="cpu")
+
+
+def test_predict_chunk_returns_a_whole_chunk_in_dataset_units(checkpoints, tiny_dataset):
+    runner = load_policy(checkpoints["diffusion"], device="cpu")
+    obs = raw_observation(tiny_dataset, 2, runner.input_features)
+    chunk = runner.predict_chunk(obs)
+    assert chunk.shape == (runner.n_action_steps, 8) and chunk.dtype == np.float32
+    obs["observation.pointcloud"][0, 0] = np.inf
+    with pytest.raises(UserError, match="'observation.pointcloud' contains NaN or inf"):
+        runner.predict_chunk(obs)

@@ -45,7 +45,8 @@ class PolicyRunner:
 
     @property
     def fps(self) -> float | None:
-        return self.config.fps
+        """The dataset's frame rate (Hz) recorded at training time; None for foreign LeRobot configs."""
+        return getattr(self.config, "fps", None)
 
     def reset(self) -> None:
         """Start a new episode: clears the history, queued actions and any streaming buffer."""
@@ -53,13 +54,23 @@ class PolicyRunner:
 
     @torch.no_grad()
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """One action (action_dim,) for this control step; plans a new chunk when the queue is empty."""
+        action = self.postprocessor(self.policy.select_action(self.to_batch(obs)))
+        return _finite_numpy(action[0])
+
+    @torch.no_grad()
+    def predict_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """The next n_action_steps actions (n_action_steps, action_dim) planned from this one observation
+        (repeated over the observation history), for callers that schedule a whole chunk themselves.
+        The streaming head advances its buffer on every call."""
+        chunk = self.postprocessor(self.policy.predict_action_chunk(self.to_batch(obs)))
+        return _finite_numpy(chunk[0])
+
+    def to_batch(self, obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """Raw observation -> the normalized batch of one the policy reads (UserError on a missing key,
+        a wrong shape, or NaN/inf)."""
         frame = {key: self._to_tensor(key, ft, obs) for key, ft in self.input_features.items()}
-        batch = self.preprocessor(frame)
-        action = self.postprocessor(self.policy.select_action(batch))
-        out = action[0].detach().cpu().numpy().astype(np.float32)
-        if not np.isfinite(out).all():
-            raise RuntimeError("the policy produced a non-finite action")
-        return out
+        return self.preprocessor(frame)
 
     def _to_tensor(self, key: str, ft: PolicyFeature, obs: dict[str, np.ndarray]) -> torch.Tensor:
         if key not in obs:
@@ -77,6 +88,13 @@ class PolicyRunner:
         if not np.isfinite(arr).all():
             raise UserError(f"observation '{key}' contains NaN or inf")
         return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).unsqueeze(0)
+
+
+def _finite_numpy(tensor: torch.Tensor) -> np.ndarray:
+    out = tensor.detach().cpu().numpy().astype(np.float32)
+    if not np.isfinite(out).all():
+        raise RuntimeError("the policy produced a non-finite action")
+    return out
 
 
 def resolve_device(device: str) -> str:
