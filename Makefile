@@ -12,6 +12,7 @@ PYTHON312 := $(shell pyenv root >/dev/null 2>&1 && ls -d $$(pyenv root)/versions
 PYTHON312 := $(or $(PYTHON312),$(shell command -v python3.12))
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: help setup demo test lint bench clean-venv
 
