@@ -260,10 +260,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--set",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="policy config override, VALUE parsed as JSON (repeatable), e.g. --set horizon=16",
+        help="policy config overrides, VALUE parsed as JSON, e.g. --set horizon=16 n_action_steps=8",
     )
 
 
