@@ -179,7 +179,7 @@ def test_flood_at_ten_times_the_rate_does_not_grow_latency_or_memory(ros, tmp_pa
     process = psutil.Process()
 
     def window(seconds):
-        node.tick_times.clear()
+        node.control.tick_times.clear()
         time.sleep(seconds)
         return node.diagnostics(), process.memory_info().rss
 

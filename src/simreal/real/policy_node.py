@@ -2,8 +2,9 @@
 
 Data path: topic callbacks decode messages into the ObservationAligner; the InferenceWorker thread
 samples the aligned observation, runs the policy and merges the stamped action chunk into the
-ActionSchedule; the control timer (``control_rate`` Hz, EventsExecutor) samples the schedule, passes the
-command through the SafetyLayer and publishes it, never waiting on inference.
+ActionSchedule; the ControlLoop thread (``control_rate`` Hz, absolute deadlines, not an executor timer)
+samples the schedule, passes the command through the SafetyLayer and publishes it, never waiting on
+inference or on the executor's callbacks.
 
 Interfaces: publishes ``/<controller>/commands`` (std_msgs/Float64MultiArray) or
 ``/<controller>/joint_trajectory`` (trajectory_msgs/JointTrajectory, one point) and ``/diagnostics``;
@@ -15,7 +16,7 @@ subscribes to the topics of the observation spec, ``joint_states_topic`` (for th
 
 from __future__ import annotations
 
-import time
+import threading
 from collections import deque
 
 import numpy as np
@@ -32,6 +33,7 @@ from simreal.errors import UserError
 
 from . import messages
 from .action_schedule import ActionSchedule
+from .control_loop import ControlLoop
 from .inference_worker import InferenceWorker
 from .node_runtime import ParameterTable, declare_parameters, run_node
 from .observation_spec import ObservationSpec
@@ -112,7 +114,7 @@ class PolicyNode(Node):
         self.aligner = ObservationAligner(spec)
         self.schedule = ActionSchedule(1.0 / float(runner.fps), latency=p["action_latency"])
         self.worker = InferenceWorker(runner, self.aligner, self.schedule, self._now, p["replan_horizon"])
-        self.tick_times = deque(maxlen=5000)  # perf_counter() of each control tick, for rate and jitter
+        self._safety_lock = threading.Lock()  # the control thread filters, executor callbacks observe
         self.obs_to_command = deque(maxlen=1000)  # s from a chunk's observation to its first command
         self._generation_seen = 0
 
@@ -135,10 +137,10 @@ class PolicyNode(Node):
         else:
             self.command_pub = self.create_publisher(JointTrajectory, f"/{controller}/joint_trajectory", 10)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(self.dt, self._on_control)
         self.create_timer(1.0 / p["diagnostics_rate"], self._publish_diagnostics)
         if p["autostart"]:
             self.start()
+        self.control = ControlLoop(self._on_control, self.dt)
         self.get_logger().info(
             f"policy at {runner.fps:g} Hz -> {p['output']} on /{controller} at {p['control_rate']:g} Hz"
         )
@@ -146,33 +148,37 @@ class PolicyNode(Node):
     # --- control --------------------------------------------------------------------------------
 
     def start(self) -> str:
-        self.safety.start()
+        with self._safety_lock:
+            self.safety.start()
         self.worker.enable(True)
         return "started"
 
     def stop(self) -> str:
-        self.safety.stop()
+        with self._safety_lock:
+            self.safety.stop()
         self.worker.enable(False)
         self.worker.reset()
         return "stopped"
 
     def reset_estop(self) -> str:
         self.worker.reset()
-        self.safety.reset_estop()
+        with self._safety_lock:
+            self.safety.reset_estop()
         return "e-stop released"
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_control(self) -> None:
-        self.tick_times.append(time.perf_counter())
         now = self._now()
         age, stalest = self.aligner.stalest(now)
         stale = None
         if self.safety.running and age > self.aligner.spec.max_age:
             stale = f"{stalest} {age:.3f} s old"
             self.schedule.clear()  # never resume an old plan when the data comes back
-        command = self.safety.filter(None if stale else self.schedule.sample(now), now, self.dt, stale=stale)
+        target = None if stale else self.schedule.sample(now)
+        with self._safety_lock:
+            command = self.safety.filter(target, now, self.dt, stale=stale)
         if command is None:
             return
         if self.params["output"] == "forward_position":
@@ -216,13 +222,14 @@ class PolicyNode(Node):
                 opening, closed = self.params["gripper_open_position"], self.params["gripper_closed_position"]
                 arm = np.append(arm, (opening - q[0]) / (opening - closed))
         except UserError:
-            self.safety.observe(np.full(self.safety.num_joints, np.nan), self._stamp(msg))
-            return
-        self.safety.observe(arm, self._stamp(msg))
+            arm = np.full(self.safety.num_joints, np.nan)  # rejected (and counted) by the safety layer
+        with self._safety_lock:
+            self.safety.observe(arm, self._stamp(msg))
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data:
-            self.safety.estop()
+            with self._safety_lock:
+                self.safety.estop()
             self.worker.enable(False)
 
     def _service(self, response, action):
@@ -235,14 +242,18 @@ class PolicyNode(Node):
     def diagnostics(self) -> dict[str, float]:
         """Numbers for /diagnostics: latency (ms), queue depth, counters, achieved rate (Hz), jitter (ms)."""
         p50, p99 = self.worker.latency_percentiles()
-        ticks = np.diff(np.asarray(self.tick_times))
+        ticks = np.diff(list(self.control.tick_times))  # list(): one atomic copy
         values = {
             "inference_latency_p50_ms": p50 * 1e3,
             "inference_latency_p99_ms": p99 * 1e3,
             "queue_depth": self.schedule.depth(self._now()),
             "dropped_actions": self.schedule.dropped,
             "control_rate_hz": 1.0 / ticks.mean() if len(ticks) else 0.0,
+            "period_jitter_p50_ms": float(np.percentile(np.abs(ticks - self.dt), 50)) * 1e3
+            if len(ticks)
+            else 0.0,
             "period_jitter_p99_ms": jitter_p99(ticks, self.dt) * 1e3,
+            "skipped_ticks": self.control.skipped,
             "obs_to_command_p50_ms": _percentile_ms(self.obs_to_command, 50),
             "obs_to_command_p99_ms": _percentile_ms(self.obs_to_command, 99),
             "running": float(self.safety.running),
@@ -269,12 +280,13 @@ class PolicyNode(Node):
         self.diagnostics_pub.publish(msg)
 
     def destroy_node(self):
+        self.control.close()
         self.worker.close(timeout=30.0)  # let a running inference finish before the interpreter exits
         return super().destroy_node()
 
 
 def _percentile_ms(values, q: float) -> float:
-    return float(np.percentile(np.asarray(values), q)) * 1e3 if len(values) else float("nan")
+    return float(np.percentile(list(values), q)) * 1e3 if len(values) else float("nan")
 
 
 def jitter_p99(periods: np.ndarray, target: float) -> float:

@@ -42,17 +42,7 @@ class CheckpointChunkRunner:
         self.features["action"] = {"shape": tuple(config.output_features["action"].shape)}
 
     def predict_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            frame = {k: self.runner._to_tensor(k, ft, obs) for k, ft in self.runner.input_features.items()}
-            chunk = self.runner.postprocessor(
-                self.runner.policy.predict_action_chunk(self.runner.preprocessor(frame))
-            )
-        out = chunk[0].detach().cpu().numpy().astype(np.float64)
-        if not np.isfinite(out).all():
-            raise RuntimeError("the policy produced a non-finite action")
-        return out
+        return self.runner.predict_chunk(obs).astype(np.float64)  # non-finite -> RuntimeError there
 
     def reset(self) -> None:
         self.runner.reset()
