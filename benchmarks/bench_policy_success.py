@@ -19,6 +19,7 @@ import os
 import time
 from pathlib import Path
 
+import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
 from bench_env_steps import RESULTS, machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,16 +28,17 @@ POLICIES = ("diffusion", "meanflow", "streaming")
 OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb")}
 
 
-def task_dataset(task: str, episodes: int, workdir: Path) -> Path:
-    """The task's demo dataset (state + RGB + point cloud), collected or topped up to `episodes`."""
+def task_dataset(task: str, episodes: int, workdir: Path, num_points: int = 512) -> Path:
+    """The task's demo dataset (state + RGB + `num_points`-point cloud), collected or topped up to
+    `episodes`."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig
 
-    path = workdir / "datasets" / task
+    path = workdir / "datasets" / (task if num_points == 512 else f"{task}_{num_points}pts")
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
     if have < episodes:
-        obs = ObservationConfig.parse("state,rgb,pointcloud")
+        obs = ObservationConfig.parse(f"state,rgb,pointcloud,points={num_points}")
         collect(CollectConfig(task=task, episodes=episodes - have, out=path, obs=obs, resume=have > 0))
     return path
 
@@ -48,9 +50,9 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
     from simreal.training.checkpoint import last_checkpoint
     from simreal.training.config import TrainConfig
 
-    dataset = task_dataset(task, args.demos, args.workdir)
-    run_dir = args.workdir / "runs" / task / f"{policy}_{obs}"
-    started = time.perf_counter()
+    dataset = task_dataset(task, args.demos, args.workdir, args.num_points)
+    run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
+    started, cpu_started = time.perf_counter(), time.process_time()
     last = last_checkpoint(run_dir)
     if last is None or int(last.name) < args.steps:
         config = TrainConfig(
@@ -62,10 +64,13 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             steps=args.steps,
             batch_size=args.batch_size,
             seed=args.seed,
+            lr=args.lr,
+            warmup_steps=args.warmup_steps,
             num_workers=args.num_workers,
+            policy_overrides=dict(args.overrides),
         )
         train(config, resume=last is not None)
-    train_s = time.perf_counter() - started
+    train_s, train_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     result = evaluate(
         run_dir,
         episodes=args.episodes,
@@ -82,7 +87,12 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "steps": args.steps,
         "config": args.config,
         "batch_size": args.batch_size,
+        "lr": args.lr,
+        "num_points": args.num_points,
+        "overrides": args.overrides,
         "train_wall_s": train_s,
+        "train_cpu_s": train_cpu_s,
+        "load_average": list(os.getloadavg()),
         **{
             k: result[k]
             for k in (
@@ -119,6 +129,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="evaluation processes")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers for training")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
+    parser.add_argument("--warmup-steps", type=int, default=500, help="warm-up steps (capped at steps/10)")
+    parser.add_argument(
+        "--num-points", type=int, default=512, help="points per cloud collected (default 512)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="policy config override, VALUE parsed as JSON (repeatable), e.g. --set horizon=16",
+    )
+    parser.add_argument(
+        "--tag", default="", help="suffix of the cells' run folders and result keys (e.g. a config name)"
+    )
     parser.add_argument(
         "--workdir",
         type=Path,
@@ -128,6 +153,7 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="re-evaluate cells already in the results")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 demos, 20 steps, 4 episodes")
     args = parser.parse_args()
+    args.overrides = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
     os.environ.setdefault("MUJOCO_GL", "egl")
     out = RESULTS / "policy_success.json"
     if args.quick:
@@ -142,7 +168,7 @@ def main() -> None:
     for task in args.task or TASKS:
         for policy in args.policy or POLICIES:
             for obs in args.obs or tuple(OBS):
-                key = f"{task}/{policy}/{obs}"
+                key = f"{task}/{policy}/{obs}{args.tag}"
                 if key in results["cells"] and not args.force:
                     print(f"{key}: done earlier, skipped (--force to redo)")
                     continue
@@ -159,7 +185,22 @@ def main() -> None:
                     f"(95% CI {low:.1%}-{high:.1%}), trained {row['train_wall_s'] / 60:.1f} min",
                     flush=True,
                 )
+    print_table(results["cells"])
     print(f"wrote {out}")
+
+
+def print_table(cells: dict) -> None:
+    """Every cell in the results file as a markdown table."""
+    print("| cell | success | 95% CI | steps | train min (wall / CPU) | latency p50 ms |")
+    print("|---|---|---|---|---|---|")
+    for key, row in sorted(cells.items()):
+        low, high = row["success_ci95"]
+        cpu = row.get("train_cpu_s")
+        print(
+            f"| {key} | {row['successes']}/{row['episodes']} | {low:.0%}-{high:.0%} | {row['steps']} | "
+            f"{row['train_wall_s'] / 60:.1f} / {'-' if cpu is None else f'{cpu / 60:.1f}'} | "
+            f"{row['latency_ms']['p50']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

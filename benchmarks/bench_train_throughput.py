@@ -6,7 +6,11 @@ Each (policy, observation) cell trains in its own process (so peak RSS is that c
 are left out of the rates.
 
     .venv/bin/python benchmarks/bench_train_throughput.py [--quick] [--dataset DIR] [--steps 30]
+    .venv/bin/python benchmarks/bench_train_throughput.py --cells meanflow:pointcloud \
+        --set n_obs_steps=2 --set horizon=16 --set n_action_steps=8 --set 'down_dims=[32,64,128]'
 Writes benchmarks/results/train_throughput.json. Target: peak RSS <= 4 GB for the small config.
+CPU seconds are recorded beside wall seconds: on a shared machine their ratio is the share of the
+cores the run got, which is what an extrapolation to an idle machine needs.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
 from bench_env_steps import RESULTS, machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,8 +60,10 @@ def ensure_dataset(path: Path, episodes: int) -> Path:
     return path
 
 
-def run_cell(policy: str, obs: str, dataset: Path, steps: int, batch_size: int, workers: int) -> dict:
-    """Train one cell in this process and measure it."""
+def run_cell(
+    policy: str, obs: str, dataset: Path, steps: int, batch_size: int, workers: int, overrides: dict
+) -> dict:
+    """Train one cell in this process and measure it (`overrides`: policy config fields)."""
     from simreal.train import train
     from simreal.training.config import TrainConfig
 
@@ -72,8 +80,11 @@ def run_cell(policy: str, obs: str, dataset: Path, steps: int, batch_size: int, 
             num_workers=workers,
             save_every=steps,
             log_every=steps,
+            policy_overrides=dict(overrides),
         )
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
         result = train(config)
+        cpu_s, wall_s = time.process_time() - cpu_start, time.perf_counter() - wall_start
     data = sum(result.step_data_s[SKIP_STEPS:])
     update = sum(result.step_update_s[SKIP_STEPS:])
     measured = len(result.step_update_s[SKIP_STEPS:])
@@ -83,6 +94,7 @@ def run_cell(policy: str, obs: str, dataset: Path, steps: int, batch_size: int, 
         "policy": policy,
         "obs": obs,
         "preset": "small",
+        "overrides": overrides,
         "batch_size": batch_size,
         "num_workers": workers,
         "steps_measured": measured,
@@ -90,6 +102,10 @@ def run_cell(policy: str, obs: str, dataset: Path, steps: int, batch_size: int, 
         "step_s": (data + update) / measured,
         "data_wait_fraction": data / (data + update),
         "peak_rss_gb": peak_kb / 1024**2,
+        # the whole call (set-up included): cpu/wall is the share of the cores this run got
+        "train_call_wall_s": wall_s,
+        "train_call_cpu_s": cpu_s,
+        "load_average": list(os.getloadavg()),
     }
 
 
@@ -106,6 +122,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="samples per step (default 64)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
     parser.add_argument("--cells", help="comma-separated policy:obs cells (default: all)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="policy config override for every cell, VALUE parsed as JSON (repeatable)",
+    )
     parser.add_argument("--cell", help=argparse.SUPPRESS)  # internal: run one cell, print its JSON
     parser.add_argument(
         "--out", type=Path, default=RESULTS / "train_throughput.json", help="JSON output path"
@@ -113,9 +136,11 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MUJOCO_GL", "egl")
 
+    overrides = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
     if args.cell:
         policy, obs = args.cell.split(":")
-        print(json.dumps(run_cell(policy, obs, args.dataset, args.steps, args.batch_size, args.workers)))
+        row = run_cell(policy, obs, args.dataset, args.steps, args.batch_size, args.workers, overrides)
+        print(json.dumps(row))
         return
 
     steps = 6 if args.quick else args.steps
@@ -127,6 +152,8 @@ def main() -> None:
     if args.quick and not args.cells:
         cells = [("meanflow", "pointcloud"), ("diffusion", "image"), ("lerobot_diffusion", "image")]
     rows = []
+    print("| policy | obs | samples/s | s/step | data wait | peak RSS GB | CPU/wall |")
+    print("|---|---|---|---|---|---|---|")
     for policy, obs in cells:
         command = [
             sys.executable,
@@ -141,6 +168,7 @@ def main() -> None:
             str(args.batch_size),
             "--workers",
             str(args.workers),
+            *(f"--set={item}" for item in args.set),
         ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -148,9 +176,10 @@ def main() -> None:
             continue
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         row = rows[-1]
+        share = row["train_call_cpu_s"] / row["train_call_wall_s"]
         print(
-            f"{policy:18s} {obs:10s} {row['samples_per_s']:8.1f} samples/s  {row['step_s']:6.2f} s/step  "
-            f"{100 * row['data_wait_fraction']:5.1f}% data wait  {row['peak_rss_gb']:5.2f} GB peak RSS",
+            f"| {policy} | {obs} | {row['samples_per_s']:.1f} | {row['step_s']:.2f} | "
+            f"{100 * row['data_wait_fraction']:.1f}% | {row['peak_rss_gb']:.2f} | {share:.2f} |",
             flush=True,
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
