@@ -3,17 +3,24 @@
 The nodes, parameter files and overrides are read from launch/<name>.launch.py itself (see
 simreal.real.launch_graph), so this starts exactly what `ros2 launch simreal <name>.launch.py` would:
 one process per node (default) or every node in this process, each on its own thread and executor.
+
+`closed_loop_episodes` runs seeded episodes through that graph over DDS and `simreal eval` on the same
+seeds, for success over ROS beside success in simulation.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from simreal.errors import UserError
 
@@ -179,3 +186,138 @@ def _watch(stop: threading.Event, duration: float, failures) -> dict:
             bar.update(0.5)
             stop.wait(0.5)
     return {}
+
+
+def closed_loop_episodes(
+    checkpoint: str | Path,
+    *,
+    episodes: int = 10,
+    seed_start: int = 100_000,
+    control_rate: float = 100.0,
+    launch: str = "sim_policy",
+    launch_dir: Path = REPO_LAUNCH,
+    compare_eval: bool = True,
+    domain: int | None = None,
+) -> dict[str, Any]:
+    """Success over ROS (sim_robot_node + policy_node processes, DDS only) beside `simreal eval`.
+
+    Seeds are eval's held-out seeds from ``seed_start`` (demo seeds stepped over); each ROS episode
+    resets the sim with its seed and runs until the task status reports success or the task's episode
+    limit (max_episode_steps / fps s of simulated time). Returns {"seeds", "ros": {success_rate,
+    success_ci95, per_episode}, "eval": eval's summary (when ``compare_eval``), "command": receiver-side
+    command rate (Hz) and period jitter p50/p99 (ms), "node": the policy node's own diagnostics}.
+    """
+    from simreal.datasets import used_seeds
+    from simreal.evaluate import evaluate, wilson_interval
+    from simreal.rollout import held_out_seeds
+    from simreal.sim import TASKS
+    from simreal.training.checkpoint import DATASET_META, resolve_pretrained_dir
+
+    pretrained = resolve_pretrained_dir(checkpoint)
+    meta = json.loads((pretrained / DATASET_META).read_text())
+    seeds = held_out_seeds(seed_start, episodes, used_seeds(meta), skip_demo_seeds=True)
+    result: dict[str, Any] = {"checkpoint": str(pretrained), "seeds": seeds, "control_rate_hz": control_rate}
+    if compare_eval:
+        ev = evaluate(pretrained, episodes=episodes, seed_start=seed_start, skip_demo_seeds=True)
+        result["eval"] = {k: ev[k] for k in ("success_rate", "success_ci95", "successes", "per_episode")}
+    time_limit = TASKS[meta["task"]].default_config().max_episode_steps / float(meta["fps"])
+    rows, command, node = _ros_episodes(
+        pretrained, meta, seeds, time_limit, control_rate, launch, launch_dir, domain
+    )
+    successes = sum(r["success"] for r in rows)
+    result["ros"] = {
+        "success_rate": successes / len(rows),
+        "success_ci95": list(wilson_interval(successes, len(rows))),
+        "successes": successes,
+        "per_episode": rows,
+    }
+    result.update(command=command, node=node)
+    return result
+
+
+def _observation_string(observation: dict) -> str:
+    """The sim node's ObservationConfig.parse string for a dataset sidecar's observation config."""
+    items = [k for k in ("state", "rgb", "depth", "pointcloud") if observation.get(k)]
+    if observation.get("pointcloud_color"):
+        items.append("color")
+    items.append("cameras=" + "+".join(observation["cameras"]))
+    items.append(f"points={observation['num_points']}")
+    items.append("size={}x{}".format(*observation["image_size"]))
+    return ",".join(items)
+
+
+def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, launch_dir, domain):
+    import rclpy
+    import yaml
+    from tqdm import tqdm
+
+    from simreal.real.episode_driver import EpisodeDriver
+    from simreal.real.node_runtime import make_executor, spin
+
+    features = json.loads((pretrained / "config.json").read_text())["input_features"]
+    spec = yaml.safe_load((launch_dir / "config" / "pick_place_observations.yaml").read_text())
+    spec["features"] = {k: v for k, v in spec["features"].items() if k in features}
+    folder = Path(tempfile.mkdtemp(prefix="simreal_closed_loop_"))
+    (folder / "obs.yaml").write_text(yaml.safe_dump(spec))
+    args = argparse.Namespace(
+        launch=launch,
+        launch_dir=launch_dir,
+        checkpoint=str(pretrained),
+        task=meta["task"],
+        observation_spec=str(folder / "obs.yaml"),
+    )
+    nodes = []
+    for executable, name, params in resolve(args):
+        if executable == "sim_robot_node":
+            params.update(
+                observation=_observation_string(meta["observation"]),
+                camera_rate=float(meta["fps"]),  # a fresh observation for every policy step, as in eval
+                seed=int(seeds[0]),
+            )
+        else:
+            params.update(control_rate=float(control_rate), autostart=False)
+        nodes.append((executable, name, params))
+    domain = domain if domain is not None else 1 + os.getpid() % 100
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", MODULES[exe], *_ros_args(name, params)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(folder / f"{name}.log", "w"),  # noqa: SIM115 (closed with the process)
+        )
+        for exe, name, params in nodes
+    ]
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain)
+    driver = EpisodeDriver(context=context)
+    executor = make_executor(context)
+    executor.add_node(driver)
+    halt = threading.Event()
+    spinner = threading.Thread(target=spin, args=(executor, context, halt, 0.05), daemon=True)
+    spinner.start()
+    try:
+        driver.wait_ready(timeout=120.0)
+        rows = []
+        with tqdm(seeds, desc="ROS closed loop", unit="episode") as bar:
+            for seed in bar:
+                rows.append(driver.run_episode(seed, time_limit))
+                bar.set_postfix(success=f"{sum(r['success'] for r in rows)}/{len(rows)}")
+        time.sleep(1.2)  # one more /diagnostics message with the last episode in it
+        with driver.lock:
+            node = dict(driver.diagnostics)
+        return rows, driver.command_stats(control_rate), node
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        halt.set()
+        spinner.join(5)
+        executor.shutdown(timeout_sec=1.0)
+        driver.destroy_node()
+        rclpy.shutdown(context=context)

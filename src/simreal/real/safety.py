@@ -114,8 +114,11 @@ class SafetyLayer:
         return True
 
     def start(self) -> None:
-        """Allow commands (does not clear a latched e-stop)."""
+        """Allow commands (does not clear a latched e-stop). Commands resume from the measured position:
+        the robot may have been moved while stopped (a new episode, a human)."""
         self.running = True
+        if self._measured is not None:
+            self._last_safe = np.clip(self._measured, self.config.lower, self.config.upper)
 
     def stop(self) -> None:
         """Stop sending commands until ``start``."""

@@ -6,7 +6,8 @@ the base frame), per camera ``<camera_namespace>/<cam>/image_raw`` (rgb8) and ``
 (diagnostic_msgs/DiagnosticStatus: success, progress, episode, seed, step). Accepts
 ``/<controller>/commands`` (Float64MultiArray: 7 joint targets in rad + gripper in [0, 1], 0 open) and
 ``/<trajectory_controller>/joint_trajectory`` (single-point JointTrajectory, the same 8 names).
-``/sim/reset`` (std_srvs/Trigger) starts a new episode from the ``seed`` parameter, then increments it.
+``/sim/reset`` (std_srvs/Trigger) starts a new episode from the ``seed`` parameter, then increments it;
+setting ``seed`` (e.g. ``ros2 param set``) chooses the next reset's seed.
 
 Physics (2 ms steps) follows the wall clock: each tick advances as many steps as real time demands.
 With ``publish_clock`` the node instead steps ``real_time_factor`` x real time and publishes /clock, so
@@ -97,6 +98,7 @@ class SimRobotNode(Node):
             JointTrajectory, f"/{p['trajectory_controller']}/joint_trajectory", self._on_trajectory, 10
         )
         self.create_service(Trigger, "/sim/reset", self._on_reset)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(1.0 / p["state_rate"], self._on_tick)
         self.create_timer(1.0 / p["camera_rate"], self._on_camera)
         self.get_logger().info(
@@ -207,6 +209,15 @@ class SimRobotNode(Node):
         self.episode += 1
         self.episode_seed = self.seed
         self.seed += 1
+
+    def _on_set_parameters(self, params):
+        """A new ``seed`` (ros2 param set, SetParameters) is the seed of the next /sim/reset."""
+        from rcl_interfaces.msg import SetParametersResult
+
+        for param in params:
+            if param.name == "seed":
+                self.seed = int(param.value)
+        return SetParametersResult(successful=True)
 
     def _on_reset(self, request, response):
         self._reset_episode()
