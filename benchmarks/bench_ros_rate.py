@@ -177,17 +177,9 @@ def run_rate(
         if soak:
             result.update(soak_flood(soak, rate, policy.pid, env))
         if reactions:
-            frozen = time.perf_counter()
-            sim.send_signal(signal.SIGSTOP)  # the robot stops publishing joint states
-            time.sleep(1.0)
-            times, values = probe.window(frozen)
-            moving = [
-                t for t, a, b in zip(times[1:], values[:-1], values[1:], strict=False) if np.any(a != b)
-            ]
-            result["watchdog_reaction_ms"] = float(((moving[-1] if moving else frozen) - frozen) * 1e3)
-            result["max_age_ms"] = 300.0
+            result.update(watchdog_reaction(probe, sim, rate))
             sim.send_signal(signal.SIGCONT)
-            time.sleep(1.0)
+            time.sleep(2.0)  # fresh data, a new plan: the arm moves again when the e-stop is pressed
             from std_msgs.msg import Bool
 
             pressed = time.perf_counter()
@@ -205,6 +197,35 @@ def run_rate(
         probe.node.destroy_node()
         rclpy.shutdown(context=context)
     return result
+
+
+def watchdog_reaction(probe: Probe, sim: subprocess.Popen, rate: float, max_age: float = 0.3) -> dict:
+    """Freeze the sim robot (SIGSTOP: joint states and clouds stop) while the policy moves the arm;
+    the reaction is the time from the freeze to the last command that still differed from the one
+    before it (the node must hold within max_age + one period). ``moving_before_freeze`` says whether
+    the commands were changing in the 0.5 s before, i.e. whether a hold is detectable at all."""
+    before = time.perf_counter()
+    deadline = before + 30.0
+    while time.perf_counter() < deadline:  # wait for motion, so the transition to holding is visible
+        time.sleep(0.5)
+        _, values = probe.window(time.perf_counter() - 0.5)
+        if len(values) > 2 and np.abs(np.diff(np.stack(values), axis=0)).max() > 1e-6:
+            break
+    frozen = time.perf_counter()
+    sim.send_signal(signal.SIGSTOP)
+    time.sleep(max_age + 1.0)
+    times, values = probe.window(frozen - 0.5)
+    steps = np.abs(np.diff(np.stack(values), axis=0)).max(axis=1)
+    after = times[1:] >= frozen
+    moving_before = bool((steps[~after] > 1e-6).any())
+    changes = times[1:][after & (steps > 0)]
+    return {
+        "moving_before_freeze": moving_before,
+        "watchdog_reaction_ms": float(((changes[-1] if len(changes) else frozen) - frozen) * 1e3),
+        "commands_after_freeze": int(after.sum()),
+        "max_age_ms": max_age * 1e3,
+        "watchdog_bound_ms": (max_age + 1.0 / rate) * 1e3,
+    }
 
 
 def soak_flood(seconds: float, rate: float, pid: int, env: dict) -> dict:

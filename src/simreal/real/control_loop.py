@@ -4,14 +4,19 @@ Executor timers in rclpy share a thread with every subscription callback and wak
 callback (a 100 kB point cloud decode) or the inference thread holds the GIL. This loop instead owns its
 thread: it sleeps with ``time.sleep`` until ``spin_margin`` before the deadline, then polls the clock,
 so the OS wake-up latency is absorbed by the margin. Deadlines are absolute (start + k * period), so
-lateness never accumulates into drift; a tick missed by more than a period is skipped (counted) rather
-than fired in a burst. The interpreter's GIL switch interval is lowered so that a thread holding the GIL
-(inference between torch ops) hands it over within ``switch_interval`` rather than CPython's 5 ms.
+lateness never accumulates into drift; deadlines less than half a period after a late tick are skipped
+(counted) rather than fired in a burst. The interpreter's GIL switch interval is lowered so that a thread
+holding the GIL hands it over within ``switch_interval`` rather than CPython's 5 ms (inference itself runs
+in another process: see inference_process).
+With ``priority`` > 0 the thread asks for SCHED_FIFO at that priority, as ros2_control's controller
+manager does (50): other processes on a shared core then cannot delay a tick by a time slice. Without
+the privilege (no root, no CAP_SYS_NICE, no rtprio limit) it runs at normal priority and says so.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -25,7 +30,7 @@ class ControlLoop:
     """Calls ``tick()`` every ``period`` s on its own daemon thread until ``close``.
 
     ``tick_times`` holds the perf_counter() time (s) of recent ticks for rate and jitter statistics;
-    ``skipped`` counts deadlines missed by more than one period.
+    ``skipped`` counts deadlines dropped after a late tick.
     """
 
     def __init__(
@@ -34,6 +39,7 @@ class ControlLoop:
         period: float,
         spin_margin: float = 0.0007,
         switch_interval: float = 0.0005,
+        priority: int = 0,
         name: str = "simreal-control",
     ):
         if period <= 0:
@@ -42,6 +48,8 @@ class ControlLoop:
         self.tick_times: deque[float] = deque(maxlen=5000)
         self.skipped = 0
         self.errors = 0
+        self.priority = priority
+        self.realtime = False  # whether SCHED_FIFO was granted
         if sys.getswitchinterval() > switch_interval:
             sys.setswitchinterval(switch_interval)
         self._quit = threading.Event()
@@ -53,6 +61,12 @@ class ControlLoop:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        if self.priority > 0:
+            try:  # pid 0 = this thread on Linux
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.priority))
+                self.realtime = True
+            except (OSError, AttributeError) as exc:
+                log.warning("control loop: SCHED_FIFO %d refused (%s); normal priority", self.priority, exc)
         clock = time.perf_counter
         deadline = clock() + self.period
         while not self._quit.is_set():
@@ -68,8 +82,10 @@ class ControlLoop:
                 self.errors += 1
                 log.exception("control tick failed")
             deadline += self.period
-            late = clock() - deadline
-            if late > self.period:  # skip the missed ticks instead of firing them back to back
-                missed = int(late // self.period)
+            # A late tick is never followed by one less than half a period later (no catch-up burst):
+            # deadlines that close are dropped and counted.
+            now = clock()
+            if deadline < now + 0.5 * self.period:
+                missed = int((now + 0.5 * self.period - deadline) // self.period) + 1
                 self.skipped += missed
                 deadline += missed * self.period

@@ -34,6 +34,7 @@ from simreal.errors import UserError
 from . import messages
 from .action_schedule import ActionSchedule
 from .control_loop import ControlLoop
+from .inference_process import ProcessChunkRunner
 from .inference_worker import InferenceWorker
 from .node_runtime import ParameterTable, declare_parameters, run_node
 from .observation_spec import ObservationSpec
@@ -47,6 +48,7 @@ PARAMETERS: ParameterTable = {
     "checkpoint": ("", "policy checkpoint directory (simreal.policies.load_policy)"),
     "device": ("cpu", "torch device for inference: cpu, cuda or auto"),
     "torch_threads": (1, "CPU threads for inference (keep a core free for the control loop)"),
+    "inference_process": (True, "run the policy in a child process (its GIL never delays a control tick)"),
     "observation_spec": (Parameter.Type.STRING, "YAML file mapping each observation feature to topics"),
     "controller": ("forward_position_controller", "ros2_control controller name: topics /<controller>/..."),
     "output": ("forward_position", "forward_position (Float64MultiArray) or joint_trajectory"),
@@ -63,6 +65,7 @@ PARAMETERS: ParameterTable = {
     "max_age": (0.2, "s; older joint states or observations trip the watchdog"),
     "on_stale": ("hold", "watchdog reaction: hold (last safe target) or zero_velocity (stop where measured)"),
     "control_rate": (100.0, "Hz of the command stream"),
+    "control_priority": (50, "SCHED_FIFO priority of the control thread (0 = normal; needs CAP_SYS_NICE)"),
     "replan_horizon": (0.25, "s; infer again when fewer seconds of actions than this remain"),
     "action_latency": (0.0, "s; actions due sooner than now + this when a chunk arrives are dropped"),
     "autostart": (True, "start commanding at once (else wait for ~/start)"),
@@ -84,10 +87,13 @@ class PolicyNode(Node):
         if runner is None:
             if not p["checkpoint"]:
                 raise UserError("policy_node: parameter 'checkpoint' is required")
-            import torch
+            if p["inference_process"]:
+                runner = ProcessChunkRunner(p["checkpoint"], p["device"], p["torch_threads"])
+            else:
+                import torch
 
-            torch.set_num_threads(max(1, p["torch_threads"]))
-            runner = load_runner(p["checkpoint"], p["device"])
+                torch.set_num_threads(max(1, p["torch_threads"]))
+                runner = load_runner(p["checkpoint"], p["device"])
         spec.check_features(runner.features)
         self.command_names = list(p["joint_names"]) + ([p["gripper_joint"]] if p["gripper_joint"] else [])
         action_dim = tuple(runner.features["action"]["shape"])[0]
@@ -140,7 +146,7 @@ class PolicyNode(Node):
         self.create_timer(1.0 / p["diagnostics_rate"], self._publish_diagnostics)
         if p["autostart"]:
             self.start()
-        self.control = ControlLoop(self._on_control, self.dt)
+        self.control = ControlLoop(self._on_control, self.dt, priority=p["control_priority"])
         self.get_logger().info(
             f"policy at {runner.fps:g} Hz -> {p['output']} on /{controller} at {p['control_rate']:g} Hz"
         )
@@ -254,6 +260,7 @@ class PolicyNode(Node):
             else 0.0,
             "period_jitter_p99_ms": jitter_p99(ticks, self.dt) * 1e3,
             "skipped_ticks": self.control.skipped,
+            "realtime": float(self.control.realtime),
             "obs_to_command_p50_ms": _percentile_ms(self.obs_to_command, 50),
             "obs_to_command_p99_ms": _percentile_ms(self.obs_to_command, 99),
             "running": float(self.safety.running),
@@ -282,6 +289,8 @@ class PolicyNode(Node):
     def destroy_node(self):
         self.control.close()
         self.worker.close(timeout=30.0)  # let a running inference finish before the interpreter exits
+        if hasattr(self.runner, "close"):
+            self.runner.close()
         return super().destroy_node()
 
 
