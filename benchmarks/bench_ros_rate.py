@@ -9,7 +9,7 @@ receives: achieved rate and period jitter at the receiver, beside the node's own
 also measures the watchdog reaction (the sim robot frozen with SIGSTOP: time until commands stop
 changing) and the e-stop reaction (time from publishing /estop to the last command). --soak N floods
 /ee_pose at 10x the control rate for N seconds and reports the policy node's RSS growth.
-Writes benchmarks/results/ros_rate.json (or ros_rate_quick.json).
+Writes benchmarks/results/ros_rate.json (or ros_rate_quick.json, or --out).
 """
 
 from __future__ import annotations
@@ -58,11 +58,10 @@ def write_params(folder: Path, checkpoint: Path, rate: float) -> tuple[Path, Pat
     spec["features"] = {k: v for k, v in spec["features"].items() if k in features}
     (folder / "obs.yaml").write_text(yaml.safe_dump(spec))
     sim = yaml.safe_load((CONFIG / "sim_robot.yaml").read_text())
-    cams = [k.removeprefix("observation.images.") for k in features if k.startswith("observation.images.")]
-    items = ["state"] + (["rgb", f"cameras={'+'.join(cams)}"] if cams else ["cameras=front"])
-    sim["sim_robot_node"]["ros__parameters"]["observation"] = ",".join(
-        items + (["pointcloud"] if "observation.pointcloud" in features else [])
-    )
+    from simreal.deploy import sim_observation_string
+
+    meta = json.loads((Path(checkpoint) / "simreal_dataset.json").read_text())
+    sim["sim_robot_node"]["ros__parameters"]["observation"] = sim_observation_string(meta["observation"])
     policy = yaml.safe_load((CONFIG / "sim_policy.yaml").read_text())
     policy["policy_node"]["ros__parameters"].update(
         checkpoint=str(checkpoint), observation_spec=str(folder / "obs.yaml"), control_rate=float(rate)
@@ -162,10 +161,14 @@ def run_rate(
         diag = dict(probe.diag)
         result.update(
             achieved_hz=float(len(times) / (times[-1] - t0)),
+            receiver_jitter_p50_ms=float(np.percentile(np.abs(periods - 1 / rate), 50) * 1e3),
             receiver_jitter_p99_ms=float(np.percentile(np.abs(periods - 1 / rate), 99) * 1e3),
             receiver_period_max_ms=float(periods.max() * 1e3),
             node_tick_hz=diag.get("control_rate_hz"),
+            node_jitter_p50_ms=diag.get("period_jitter_p50_ms"),
             node_jitter_p99_ms=diag.get("period_jitter_p99_ms"),
+            node_skipped_ticks=diag.get("skipped_ticks"),
+            node_realtime=diag.get("realtime"),
             inference_p50_ms=diag.get("inference_latency_p50_ms"),
             inference_p99_ms=diag.get("inference_latency_p99_ms"),
             obs_to_command_p50_ms=diag.get("obs_to_command_p50_ms"),
@@ -263,7 +266,11 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of 10x flood at the first rate")
     parser.add_argument("--quick", action="store_true", help="100 Hz only, 4 s window (smoke run)")
     parser.add_argument("--domain", type=int, default=42, help="ROS_DOMAIN_ID to use")
+    parser.add_argument("--out", type=Path, help="result JSON (default results/ros_rate[_quick].json)")
     args = parser.parse_args()
+    from simreal.training.checkpoint import resolve_pretrained_dir
+
+    args.checkpoint = resolve_pretrained_dir(args.checkpoint)
     if args.quick:
         args.rates, args.seconds = [100.0], 4.0
     rows = []
@@ -277,6 +284,7 @@ def main() -> None:
         "achieved_hz",
         "receiver_jitter_p99_ms",
         "node_tick_hz",
+        "node_jitter_p50_ms",
         "node_jitter_p99_ms",
         "inference_p50_ms",
         "inference_p99_ms",
@@ -287,10 +295,18 @@ def main() -> None:
     for row in rows:
         print(" | ".join(f"{row.get(k) if row.get(k) is not None else float('nan'):12.2f}" for k in keys))
     for row in rows:
-        for k in ("watchdog_reaction_ms", "estop_reaction_ms", "commands_after_estop", "rss_growth_pct"):
+        for k in (
+            "moving_before_freeze",
+            "watchdog_reaction_ms",
+            "estop_reaction_ms",
+            "commands_after_estop",
+            "rss_growth_pct",
+        ):
             if k in row:
                 print(f"{row['rate_hz']:.0f} Hz {k}: {row[k]:.2f}")
-    out = ROOT / "benchmarks" / "results" / ("ros_rate_quick.json" if args.quick else "ros_rate.json")
+    out = args.out or ROOT / "benchmarks" / "results" / (
+        "ros_rate_quick.json" if args.quick else "ros_rate.json"
+    )
     out.write_text(
         json.dumps({"machine": machine(), "checkpoint": str(args.checkpoint), "results": rows}, indent=2)
     )

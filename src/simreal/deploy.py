@@ -235,7 +235,7 @@ def closed_loop_episodes(
     return result
 
 
-def _observation_string(observation: dict) -> str:
+def sim_observation_string(observation: dict) -> str:
     """The sim node's ObservationConfig.parse string for a dataset sidecar's observation config."""
     items = [k for k in ("state", "rgb", "depth", "pointcloud") if observation.get(k)]
     if observation.get("pointcloud_color"):
@@ -270,7 +270,7 @@ def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, lau
     for executable, name, params in resolve(args):
         if executable == "sim_robot_node":
             params.update(
-                observation=_observation_string(meta["observation"]),
+                observation=sim_observation_string(meta["observation"]),
                 camera_rate=float(meta["fps"]),  # a fresh observation for every policy step, as in eval
                 seed=int(seeds[0]),
             )
