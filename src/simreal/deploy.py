@@ -125,7 +125,7 @@ def _run_threads(nodes, stop: threading.Event, duration: float) -> int:
     from rclpy.parameter import Parameter
     from rclpy.signals import SignalHandlerOptions
 
-    from simreal.real.node_runtime import make_executor, spin
+    from simreal.real.node_runtime import make_executor, set_thread_priority, spin
     from simreal.real.policy_node import PolicyNode
     from simreal.real.sim_robot_node import SimRobotNode
 
@@ -140,6 +140,7 @@ def _run_threads(nodes, stop: threading.Event, duration: float) -> int:
         try:
             overrides = [Parameter(k, value=v) for k, v in params.items()]
             node = classes[executable](parameter_overrides=overrides)
+            set_thread_priority(getattr(node, "spin_priority", 0))
             executor = make_executor()
             executor.add_node(node)
             spin(executor, stop=stop)

@@ -16,12 +16,13 @@ the privilege (no root, no CAP_SYS_NICE, no rtprio limit) it runs at normal prio
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+from .node_runtime import set_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,7 @@ class ControlLoop:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        if self.priority > 0:
-            try:  # pid 0 = this thread on Linux
-                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.priority))
-                self.realtime = True
-            except (OSError, AttributeError) as exc:
-                log.warning("control loop: SCHED_FIFO %d refused (%s); normal priority", self.priority, exc)
+        self.realtime = set_thread_priority(self.priority)
         clock = time.perf_counter
         deadline = clock() + self.period
         while not self._quit.is_set():

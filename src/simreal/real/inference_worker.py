@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .action_schedule import ActionSchedule
+from .node_runtime import set_thread_priority
 from .policy_runner import ChunkRunner
 from .time_alignment import ObservationAligner, StaleObservation
 
@@ -34,9 +35,10 @@ class InferenceWorker:
         clock: Callable[[], float],
         replan_horizon: float,
         poll: float = 0.002,
+        priority: int = 0,
     ):
         self.runner, self.aligner, self.schedule, self.clock = runner, aligner, schedule, clock
-        self.replan_horizon, self.poll = replan_horizon, poll
+        self.replan_horizon, self.poll, self.priority = replan_horizon, poll, priority
         self.latencies = deque(maxlen=1000)  # s, most recent inference calls
         self.counters = Counter()
         self.last_error = ""
@@ -67,6 +69,7 @@ class InferenceWorker:
         return float(p50), float(p99)
 
     def _loop(self) -> None:
+        set_thread_priority(self.priority)  # > 0 only when the policy runs in another process
         while not self._quit.is_set():
             if not self._enabled.wait(0.1) or self._quit.is_set():
                 continue

@@ -6,6 +6,8 @@ launch-file test can check every parameter a YAML names against what the node re
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import sys
 import threading
@@ -17,6 +19,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from simreal.errors import UserError
+
+log = logging.getLogger(__name__)
 
 # name -> (default value, or a Parameter.Type for a required parameter; description)
 ParameterTable = dict[str, tuple[object, str]]
@@ -36,6 +40,19 @@ def declare_parameters(node: Node, table: ParameterTable) -> dict:
             raise UserError(f"{node.get_name()}: parameter '{name}' is required ({description})")
         values[name] = value
     return values
+
+
+def set_thread_priority(priority: int) -> bool:
+    """Give the calling thread SCHED_FIFO at ``priority`` (1-99; 0 leaves it alone). False, with a
+    warning, where the OS refuses (no root, CAP_SYS_NICE or rtprio limit): it then runs as before."""
+    if priority <= 0:
+        return False
+    try:  # pid 0 = the calling thread on Linux
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        return True
+    except (OSError, AttributeError) as exc:
+        log.warning("SCHED_FIFO %d refused (%s): normal priority", priority, exc)
+        return False
 
 
 def make_executor(context=None):
@@ -72,6 +89,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     node = executor = None
     try:
         node = factory()
+        set_thread_priority(getattr(node, "spin_priority", 0))  # this thread runs its callbacks
         executor = make_executor()
         executor.add_node(node)
         spin(executor, stop=stop)
@@ -88,4 +106,12 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["Parameter", "ParameterTable", "declare_parameters", "make_executor", "run_node", "spin"]
+__all__ = [
+    "Parameter",
+    "ParameterTable",
+    "declare_parameters",
+    "make_executor",
+    "run_node",
+    "set_thread_priority",
+    "spin",
+]

@@ -16,7 +16,9 @@ subscribes to the topics of the observation spec, ``joint_states_topic`` (for th
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
 from collections import deque
 
 import numpy as np
@@ -43,6 +45,7 @@ from .safety import SafetyConfig, SafetyLayer
 from .time_alignment import ObservationAligner
 
 OUTPUTS = ("forward_position", "joint_trajectory")
+STATS_WINDOW = 10.0  # s of control ticks behind the rate and jitter diagnostics
 
 PARAMETERS: ParameterTable = {
     "checkpoint": ("", "policy checkpoint directory (simreal.policies.load_policy)"),
@@ -119,7 +122,13 @@ class PolicyNode(Node):
         self.runner = runner
         self.aligner = ObservationAligner(spec)
         self.schedule = ActionSchedule(1.0 / float(runner.fps), latency=p["action_latency"])
-        self.worker = InferenceWorker(runner, self.aligner, self.schedule, self._now, p["replan_horizon"])
+        # Every thread of this process that takes the GIL runs above normal processes when the policy
+        # is in its own process: one preempted while holding the GIL would delay the control tick.
+        in_process = not isinstance(runner, ProcessChunkRunner)
+        self.spin_priority = 0 if in_process else max(0, p["control_priority"] - 10)
+        self.worker = InferenceWorker(
+            runner, self.aligner, self.schedule, self._now, p["replan_horizon"], priority=self.spin_priority
+        )
         self._safety_lock = threading.Lock()  # the control thread filters, executor callbacks observe
         self.obs_to_command = deque(maxlen=1000)  # s from a chunk's observation to its first command
         self._generation_seen = 0
@@ -146,6 +155,7 @@ class PolicyNode(Node):
         self.create_timer(1.0 / p["diagnostics_rate"], self._publish_diagnostics)
         if p["autostart"]:
             self.start()
+        gc.freeze()  # start-up objects (rclpy, numpy) leave the GC: a full collection would stall ticks
         self.control = ControlLoop(self._on_control, self.dt, priority=p["control_priority"])
         self.get_logger().info(
             f"policy at {runner.fps:g} Hz -> {p['output']} on /{controller} at {p['control_rate']:g} Hz"
@@ -246,9 +256,11 @@ class PolicyNode(Node):
     # --- diagnostics ------------------------------------------------------------------------------
 
     def diagnostics(self) -> dict[str, float]:
-        """Numbers for /diagnostics: latency (ms), queue depth, counters, achieved rate (Hz), jitter (ms)."""
+        """Numbers for /diagnostics: latency (ms), queue depth, counters, achieved rate (Hz) and period
+        jitter (ms) over the last ``STATS_WINDOW`` s of control ticks."""
         p50, p99 = self.worker.latency_percentiles()
-        ticks = np.diff(list(self.control.tick_times))  # list(): one atomic copy
+        times = np.asarray(list(self.control.tick_times))  # list(): one atomic copy
+        ticks = np.diff(times[times >= time.perf_counter() - STATS_WINDOW])
         values = {
             "inference_latency_p50_ms": p50 * 1e3,
             "inference_latency_p99_ms": p99 * 1e3,
