@@ -198,13 +198,15 @@ def closed_loop_episodes(
     launch: str = "sim_policy",
     launch_dir: Path = REPO_LAUNCH,
     compare_eval: bool = True,
+    max_steps: int | None = None,
     domain: int | None = None,
 ) -> dict[str, Any]:
     """Success over ROS (sim_robot_node + policy_node processes, DDS only) beside `simreal eval`.
 
     Seeds are eval's held-out seeds from ``seed_start`` (demo seeds stepped over); each ROS episode
     resets the sim with its seed and runs until the task status reports success or the task's episode
-    limit (max_episode_steps / fps s of simulated time). Returns {"seeds", "ros": {success_rate,
+    limit (``max_steps`` or the task's max_episode_steps, / fps s of simulated time). ``domain``: the
+    ROS_DOMAIN_ID of the graph (default derived from the pid). Returns {"seeds", "ros": {success_rate,
     success_ci95, per_episode}, "eval": eval's summary (when ``compare_eval``), "command": receiver-side
     command rate (Hz) and period jitter p50/p99 (ms), "node": the policy node's own diagnostics}.
     """
@@ -219,9 +221,12 @@ def closed_loop_episodes(
     seeds = held_out_seeds(seed_start, episodes, used_seeds(meta), skip_demo_seeds=True)
     result: dict[str, Any] = {"checkpoint": str(pretrained), "seeds": seeds, "control_rate_hz": control_rate}
     if compare_eval:
-        ev = evaluate(pretrained, episodes=episodes, seed_start=seed_start, skip_demo_seeds=True)
+        ev = evaluate(
+            pretrained, episodes=episodes, seed_start=seed_start, skip_demo_seeds=True, max_steps=max_steps
+        )
         result["eval"] = {k: ev[k] for k in ("success_rate", "success_ci95", "successes", "per_episode")}
-    time_limit = TASKS[meta["task"]].default_config().max_episode_steps / float(meta["fps"])
+    steps = max_steps or TASKS[meta["task"]].default_config().max_episode_steps
+    time_limit = steps / float(meta["fps"])
     rows, command, node = _ros_episodes(
         pretrained, meta, seeds, time_limit, control_rate, launch, launch_dir, domain
     )

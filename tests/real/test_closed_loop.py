@@ -146,3 +146,21 @@ def test_deploy_runs_a_trained_checkpoint_on_the_sim_robot(ros, checkpoint, tmp_
     else:
         assert np.ptp(commands, axis=0).max() == 0.0, "commands changed although every action was late"
     assert diag.get("inference_error", 0) == 0 and diag["inference_latency_p50_ms"] > 0
+
+
+def test_closed_loop_episodes_run_eval_seeds_over_ros(checkpoint):
+    """simreal.deploy.closed_loop_episodes: the same seeds over DDS and in `simreal eval`, each ROS episode
+    reset to its seed through the sim's parameter + /sim/reset, ended by the task's time limit."""
+    from ros_harness import unique_domain_id
+
+    from simreal.deploy import closed_loop_episodes
+
+    result = closed_loop_episodes(checkpoint, episodes=2, max_steps=20, domain=unique_domain_id())
+    ros, ev = result["ros"], result["eval"]
+    seeds = result["seeds"]
+    assert [e["seed"] for e in ros["per_episode"]] == [e["seed"] for e in ev["per_episode"]] == seeds
+    for episode in ros["per_episode"]:  # 20 steps at 20 Hz = 1 s of simulated time, unless it succeeded
+        assert episode["success"] or 1.0 <= episode["sim_seconds"] < 2.0
+    assert 0.0 <= ros["success_rate"] <= 1.0 and len(ros["success_ci95"]) == 2
+    assert 90.0 < result["command"]["command_rate_hz"] < 110.0  # the 100 Hz stream while episodes ran
+    assert result["node"]["inferences"] >= 1
