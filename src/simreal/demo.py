@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,7 +127,12 @@ def step_evaluate(args: argparse.Namespace, run: DemoRun) -> StepResult:
 
     videos = run.root / "eval"
     summary = evaluate(
-        run.outputs["run"], episodes=args.eval_episodes, skip_demo_seeds=True, video_dir=videos, videos=2
+        run.outputs["run"],
+        episodes=args.eval_episodes,
+        skip_demo_seeds=True,
+        video_dir=videos,
+        videos=2,
+        workers=args.eval_workers,
     )
     (run.root / "eval.json").write_text(json.dumps(summary, indent=2))
     low, high = summary["success_ci95"]
@@ -204,6 +210,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=50,
         help="evaluation episodes on held-out seeds (never a demonstration seed; default 50)",
+    )
+    parser.add_argument(
+        "--eval-workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="evaluation processes (default: 2, or 1 on a single core)",
     )
     parser.add_argument(
         "--out",
