@@ -251,7 +251,6 @@ def _depth_encoder():
 def _quiet_encoders() -> None:
     """Silence per-episode encoder banners and LeRobot's per-episode 'Map' bar (they drown tqdm)."""
     import av
-
     import datasets
 
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 reads it when an encoder starts: errors only
@@ -268,9 +267,8 @@ def _skip_embedding_without_images() -> None:
     The replacement returns the episode unchanged in exactly that case and defers to LeRobot
     otherwise, so the files written are the same.
     """
-    from lerobot.datasets import dataset_writer
-
     import datasets
+    from lerobot.datasets import dataset_writer
 
     original = dataset_writer.embed_images
     if getattr(original, "skips_imageless", False):
