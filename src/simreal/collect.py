@@ -210,20 +210,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="comma-separated observations: state, rgb, depth, pointcloud, color (coloured cloud) "
         "(default state,rgb,pointcloud)",
     )
-    parser.add_argument(
-        "--cameras", default="front,wrist", help="comma-separated cameras (default front,wrist)"
-    )
-    parser.add_argument(
-        "--num-points", type=int, default=512, help="points per point cloud, float32 (N,3) (default 512)"
-    )
-    parser.add_argument(
-        "--image-size",
-        type=int,
-        nargs=2,
-        metavar=("H", "W"),
-        default=(96, 96),
-        help="camera image size in pixels (default 96 96)",
-    )
+    add_sensor_arguments(parser, num_points=512)
     parser.add_argument(
         "--expert",
         choices=EXPERTS,
@@ -260,6 +247,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="episode length limit in control steps (default: the task's)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_sensor_arguments(parser: argparse.ArgumentParser, *, num_points: int) -> None:
+    """--cameras, --num-points and --image-size, read back by `config_from_args` (also `simreal demo`)."""
+    parser.add_argument(
+        "--cameras", default="front,wrist", help="comma-separated cameras (default front,wrist)"
+    )
+    parser.add_argument(
+        "--num-points",
+        type=int,
+        default=num_points,
+        help=f"points per point cloud, float32 (N,3) (default {num_points})",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        default=(96, 96),
+        help="camera image size in pixels (default 96 96)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> CollectConfig:

@@ -25,6 +25,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from simreal.collect import add_sensor_arguments
 from simreal.errors import UserError
 
 # The demo's policy: 2 observation steps, horizon 16, 8 actions executed per chunk (receding
@@ -167,18 +168,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="observations recorded; the policy sees the state, rgb and pointcloud ones "
         "(default state,pointcloud)",
     )
-    parser.add_argument(
-        "--cameras", default="front,wrist", help="comma-separated cameras (default front,wrist)"
-    )
-    parser.add_argument("--num-points", type=int, default=256, help="points per point cloud (default 256)")
-    parser.add_argument(
-        "--image-size",
-        type=int,
-        nargs=2,
-        metavar=("H", "W"),
-        default=(96, 96),
-        help="camera image size in pixels (default 96 96)",
-    )
+    add_sensor_arguments(parser, num_points=256)
     parser.add_argument(
         "--seed", type=int, default=0, help="base seed of the demonstrations and of training (default 0)"
     )
