@@ -126,3 +126,24 @@ def test_predict_chunk_returns_a_whole_chunk_in_dataset_units(checkpoints, tiny_
     obs["observation.pointcloud"][0, 0] = np.inf
     with pytest.raises(UserError, match="'observation.pointcloud' contains NaN or inf"):
         runner.predict_chunk(obs)
+
+
+def test_predict_chunk_reads_a_real_history_or_repeats_one_step(checkpoints, tiny_dataset):
+    runner = load_policy(checkpoints["diffusion"], device="cpu")
+    steps = runner.config.n_obs_steps
+    assert steps == 2
+    older = raw_observation(tiny_dataset, 1, runner.input_features)
+    newer = raw_observation(tiny_dataset, 2, runner.input_features)
+    history = {k: np.stack([older[k], newer[k]]) for k in newer}
+    repeated = {k: np.stack([newer[k], newer[k]]) for k in newer}
+
+    def chunk(obs):
+        runner.reset()
+        torch.manual_seed(0)  # the same initial and per-step sampling noise for every call
+        return runner.predict_chunk(obs)
+
+    np.testing.assert_allclose(chunk(newer), chunk(repeated), atol=1e-6)
+    assert not np.allclose(chunk(history), chunk(repeated), atol=1e-6)
+    bad = {**history, "observation.state": history["observation.state"][:, :-1]}
+    with pytest.raises(UserError, match=r"\(2, \*\(15,\)\) for its history"):
+        runner.predict_chunk(bad)

@@ -32,6 +32,7 @@ class ScriptedChunkPolicy:
     """
 
     fps = 20.0
+    n_obs_steps = 1
 
     def __init__(self, target, chunk: int = 16, step: float = 0.02, latency: float = 0.0, extra=None):
         self.target, self.chunk, self.step, self.latency = np.asarray(target, float), chunk, step, latency

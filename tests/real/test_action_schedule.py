@@ -71,3 +71,17 @@ def test_aligner_memory_bounded_under_flood():
     for i in range(10_000):
         aligner.push("observation.state", 0, i * 1e-4, np.zeros(2))
     assert len(aligner._rings[("observation.state", 0)]) == 8
+
+
+def test_aligner_history_takes_one_sample_per_period_ending_at_the_tick():
+    aligner = ObservationAligner(SPEC)
+    for t in np.arange(0.0, 0.3, 0.01):
+        aligner.push("observation.state", 0, t, np.full(2, t))
+        aligner.push("observation.state", 1, t, np.full(7, t))
+        aligner.push("observation.images.front", 0, t, np.full((4, 4, 3), round(t * 100), np.uint8))
+    obs, obs_time = aligner.sample_history(0.255, 2, 0.05)
+    assert obs["observation.state"].shape == (2, 9) and obs["observation.images.front"].shape == (2, 4, 4, 3)
+    np.testing.assert_allclose(obs["observation.state"][:, 0], [0.20, 0.25])
+    assert obs_time == pytest.approx(0.25)
+    with pytest.raises(StaleObservation, match="nothing received yet"):
+        aligner.sample_history(0.02, 2, 0.05)  # the older frame would be before the first sample

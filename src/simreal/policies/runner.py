@@ -60,9 +60,10 @@ class PolicyRunner:
 
     @torch.no_grad()
     def predict_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """The next n_action_steps actions (n_action_steps, action_dim) planned from this one observation
-        (repeated over the observation history), for callers that schedule a whole chunk themselves.
-        The streaming head advances its buffer on every call."""
+        """The next n_action_steps actions (n_action_steps, action_dim), for callers that schedule a
+        whole chunk themselves. Each value of `obs` is one observation step (repeated over the policy's
+        history) or the history itself, (n_obs_steps, *shape) oldest first, 1 / fps apart. The
+        streaming head advances its buffer on every call."""
         chunk = self.postprocessor(self.policy.predict_action_chunk(self.to_batch(obs)))
         return _finite_numpy(chunk[0])
 
@@ -77,13 +78,16 @@ class PolicyRunner:
             missing = [k for k in self.input_features if k not in obs]
             raise UserError(f"the observation lacks {', '.join(missing)}")
         arr = np.asarray(obs[key])
-        if ft.type is FeatureType.VISUAL and arr.ndim == 3 and arr.shape[:2] == tuple(ft.shape[1:]):
-            arr = np.transpose(arr, (2, 0, 1))  # HWC (env, dataset frames) -> CHW (policy)
+        shape = tuple(ft.shape)
+        history = arr.ndim == len(shape) + 1 and arr.shape[0] == self.config.n_obs_steps
+        if ft.type is FeatureType.VISUAL and arr.shape[-3:-1] == shape[1:]:
+            arr = np.moveaxis(arr, -1, -3)  # HWC (env, dataset frames) -> CHW (policy)
         if arr.dtype == np.uint8:
             arr = arr.astype(np.float32) / 255.0
-        if tuple(arr.shape) != tuple(ft.shape):
+        if tuple(arr.shape[1:] if history else arr.shape) != shape:
             raise UserError(
-                f"observation '{key}' has shape {arr.shape}; the policy expects {tuple(ft.shape)}"
+                f"observation '{key}' has shape {arr.shape}; the policy expects {shape}"
+                f" or ({self.config.n_obs_steps}, *{shape}) for its history"
             )
         if not np.isfinite(arr).all():
             raise UserError(f"observation '{key}' contains NaN or inf")

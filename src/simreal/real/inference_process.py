@@ -32,7 +32,7 @@ def _serve(conn, checkpoint: str, device: str, torch_threads: int) -> None:
         conn.send(("user_error", str(exc)))
         return
     try:
-        conn.send(("ready", (runner.features, runner.fps)))
+        conn.send(("ready", (runner.features, runner.fps, runner.n_obs_steps)))
         while True:
             request = conn.recv()
             try:
@@ -72,7 +72,7 @@ class ProcessChunkRunner:
         if kind == "user_error":
             self.close()
             raise UserError(payload)
-        self.features, self.fps = payload
+        self.features, self.fps, self.n_obs_steps = payload
 
     def _call(self, request):
         with self._lock:

@@ -1,7 +1,8 @@
 """The policy's own thread: it refills the action schedule so the control timer never waits on inference.
 
 The worker wakes every ``poll`` seconds; when less than ``replan_horizon`` seconds of actions remain it
-samples the aligned observation at the current time, runs the policy, and merges the chunk, stamped
+samples the aligned observation history ending at the current time (the policy's n_obs_steps frames,
+1 / fps apart, as in training), runs the policy, and merges the chunk, stamped
 from the observation's time, into the schedule (late actions dropped there). A stale observation skips
 the round (counted). Latencies are kept in a bounded window for the diagnostics.
 """
@@ -68,6 +69,13 @@ class InferenceWorker:
         p50, p99 = np.percentile(np.asarray(self.latencies), [50, 99])
         return float(p50), float(p99)
 
+    def _observe(self, now: float) -> tuple[dict[str, np.ndarray], float]:
+        """The observation the policy reads at ``now``: its n_obs_steps history, 1 / fps apart."""
+        steps = self.runner.n_obs_steps
+        if steps == 1:
+            return self.aligner.sample(now)
+        return self.aligner.sample_history(now, steps, 1.0 / self.runner.fps)
+
     def _loop(self) -> None:
         set_thread_priority(self.priority)  # > 0 only when the policy runs in another process
         while not self._quit.is_set():
@@ -78,7 +86,7 @@ class InferenceWorker:
                 time.sleep(self.poll)
                 continue
             try:
-                obs, obs_time = self.aligner.sample(now)
+                obs, obs_time = self._observe(now)
             except StaleObservation as exc:
                 self.counters["stale_observation"] += 1
                 self.last_error = str(exc)

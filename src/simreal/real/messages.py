@@ -17,6 +17,7 @@ from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from simreal.errors import UserError
+from simreal.geometry import canonical_quat
 
 _RGB_ENCODINGS = {"rgb8": False, "bgr8": True}  # encoding -> channels reversed
 
@@ -196,9 +197,10 @@ def pose_msg(position, quaternion_wxyz, *, stamp: float, frame_id: str) -> PoseS
 
 
 def pose_to_numpy(msg: PoseStamped) -> np.ndarray:
-    """float64 (7,) = position (m) + quaternion (w, x, y, z): the layout of observation.state's tail."""
+    """float64 (7,) = position (m) + quaternion (w, x, y, z): the layout of observation.state's tail,
+    with the quaternion's sign chosen as in simulation (`simreal.geometry.canonical_quat`)."""
     p, q = msg.pose.position, msg.pose.orientation
-    return np.array([p.x, p.y, p.z, q.w, q.x, q.y, q.z])
+    return np.array([p.x, p.y, p.z, *canonical_quat([q.w, q.x, q.y, q.z])])
 
 
 # --- Float64MultiArray / JointTrajectory ------------------------------------------------------

@@ -1,7 +1,9 @@
 """Latest-at-or-before sampling of asynchronous topics at a control tick, gated by age.
 
-Each topic source keeps a short ring of (stamp, value); the ring length bounds memory whatever the
-publishing rate (a 10x flood only overwrites faster). Times are seconds on the node's clock.
+Each topic source keeps a ring of its recent (stamp, value); the ring length bounds memory whatever
+the publishing rate (a 10x flood only overwrites faster). The default ring (64 samples) spans the
+policy's observation history (one period of 50 ms at 20 Hz) for topics up to 1 kHz.
+Times are seconds on the node's clock.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class StaleObservation(Exception):
 class ObservationAligner:
     """Thread-safe store of the recent samples of every topic source of an ObservationSpec."""
 
-    def __init__(self, spec: ObservationSpec, history: int = 8):
+    def __init__(self, spec: ObservationSpec, history: int = 64):
         self.spec = spec
         self._rings = {(name, i): deque(maxlen=history) for name, i, _ in spec.sources()}
         self._lock = threading.Lock()
@@ -54,6 +56,17 @@ class ObservationAligner:
                     newest = max(newest, hit[0])
                 obs[name] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
         return obs, newest
+
+    def sample_history(self, t: float, steps: int, period: float) -> tuple[dict[str, np.ndarray], float]:
+        """``steps`` observations ``period`` s apart ending at ``t``, each as ``sample`` takes it, stacked
+        oldest first per feature as (steps, *shape); the time is the newest stamp of the last one.
+
+        This is the history a policy saw in training (frames 1 / fps apart). Raises StaleObservation
+        when any of them is missing or too old for its own time.
+        """
+        frames = [self.sample(t - (steps - 1 - k) * period) for k in range(steps)]
+        stacked = {name: np.stack([obs[name] for obs, _ in frames]) for name in frames[-1][0]}
+        return stacked, frames[-1][1]
 
     def newest_stamp(self) -> float:
         """Stamp of the most recent sample of any source (-inf when empty)."""

@@ -10,6 +10,7 @@ import mujoco
 import numpy as np
 
 from simreal.errors import UserError
+from simreal.geometry import canonical_quat
 from simreal.sim import panda_mjcf
 
 GRIPPER_OPEN_WIDTH = 2 * panda_mjcf.FINGER_MAX  # m, distance between the finger pads when fully open
@@ -87,10 +88,11 @@ class Robot:
         self.set_joint_targets(q7, 0.0 if gripper_open else 1.0)
 
     def tcp_pose(self) -> tuple[np.ndarray, np.ndarray]:
-        """Tool centre point position (m, base frame) and orientation quaternion (wxyz, w >= 0)."""
+        """Tool centre point position (m, base frame) and orientation quaternion (wxyz, sign by
+        `simreal.geometry.canonical_quat`)."""
         quat = np.empty(4)
         mujoco.mju_mat2Quat(quat, self.data.site_xmat[self.tcp_site])
-        return self.data.site_xpos[self.tcp_site].copy(), quat if quat[0] >= 0 else -quat
+        return self.data.site_xpos[self.tcp_site].copy(), canonical_quat(quat)
 
 
 def check_robot_names(model: mujoco.MjModel) -> None:
