@@ -11,17 +11,21 @@ TINY = ["--episodes", "1", "--obs", "state", "--config", "tiny", "--steps", "2",
 
 
 def test_demo_runs_every_step(tmp_path, capsys):
-    assert main(["demo", *TINY, "--eval-episodes", "1", "--out", str(tmp_path)]) == 0
+    args = ["--eval-episodes", "2", "--ros-episodes", "1", "--out", str(tmp_path)]
+    assert main(["demo", *TINY, *args]) == 0
     (run,) = tmp_path.iterdir()
     assert (run / "dataset" / "meta" / "simreal.json").is_file()
     assert (run / "replay_episode0.mp4").stat().st_size > 0
     assert (run / "train" / "checkpoints" / "last").exists()
     summary = json.loads((run / "eval.json").read_text())
-    assert summary["episodes"] == 1 and summary["success_rate"] in (0.0, 1.0)
-    (video,) = summary["videos"]
+    assert summary["episodes"] == 2 and 0.0 <= summary["success_rate"] <= 1.0
+    ros = json.loads((run / "ros.json").read_text())
+    assert ros["seeds"] == [summary["per_episode"][0]["seed"]]  # the evaluate step's first seed
+    assert 90.0 < ros["command"]["command_rate_hz"] < 110.0 and ros["node"]["inferences"] >= 1
+    video = summary["videos"][0]
     assert os.path.getsize(video) > 0
     out = capsys.readouterr().out
-    for step in ("collect", "validate", "replay", "train", "evaluate"):
+    for step in ("collect", "validate", "replay", "train", "evaluate", "ros"):
         assert step in out
 
 

@@ -3,7 +3,8 @@
 Each step is a function `(args, run) -> StepResult` in `STEPS`, run in order; a step reads what
 earlier steps left in `run.outputs`: collect a dataset with the scripted expert, validate it, replay
 an episode (determinism check + video), train a MeanFlow point-cloud policy, evaluate it on held-out
-seeds (success with a 95% interval, latency, videos).
+seeds (success with a 95% interval, latency, videos), and run it over ROS 2 (the sim robot node and the
+policy node exchanging messages over DDS) on the first of those seeds.
 
 The defaults are sized for the demo's time budget (about 20 minutes on 2 idle CPU cores: training
 costs about 0.7 CPU-seconds per step with this U-Net). They do NOT yet reach the 80% success bar:
@@ -140,11 +141,39 @@ def step_evaluate(args: argparse.Namespace, run: DemoRun) -> StepResult:
     (run.root / "eval.json").write_text(json.dumps(summary, indent=2))
     low, high = summary["success_ci95"]
     run.outputs["success_rate"] = summary["success_rate"]
+    run.outputs["eval_episodes"] = summary["per_episode"]
     return StepResult(
         f"success {summary['successes']}/{summary['episodes']} = {summary['success_rate']:.0%} "
         f"(95% CI {low:.0%}-{high:.0%}) on held-out seeds, latency p50 "
         f"{summary['latency_ms']['p50']:.1f} ms; videos: {len(summary['videos'])}",
         Path(summary["videos"][0]) if summary["videos"] else videos,
+    )
+
+
+def step_ros(args: argparse.Namespace, run: DemoRun) -> StepResult:
+    """The trained policy driving the MuJoCo robot node over DDS (sim_robot_node + policy_node, the
+    sim_policy launch graph), on the first held-out seeds the evaluate step used."""
+    if args.ros_episodes == 0:
+        return StepResult("skipped (--ros-episodes 0)")
+    from simreal.deploy import closed_loop_episodes
+
+    result = closed_loop_episodes(
+        run.outputs["run"], episodes=args.ros_episodes, control_rate=args.ros_rate, compare_eval=False
+    )
+    (run.root / "ros.json").write_text(json.dumps(result, indent=2))
+    ros, command = result["ros"], result["command"]
+    by_seed = {e["seed"]: e["success"] for e in run.outputs.get("eval_episodes", [])}
+    shared = [e for e in ros["per_episode"] if e["seed"] in by_seed]
+    beside = (
+        f" (simreal eval on the same {len(shared)} seeds: {sum(by_seed[e['seed']] for e in shared)})"
+        if shared
+        else ""
+    )
+    return StepResult(
+        f"success over ROS 2 {ros['successes']}/{len(ros['per_episode'])}{beside}; commands "
+        f"{command['command_rate_hz']:.1f} Hz (nominal {args.ros_rate:g}), period jitter p99 "
+        f"{command['jitter_p99_ms']:.2f} ms",
+        run.root / "ros.json",
     )
 
 
@@ -154,6 +183,7 @@ STEPS: list[tuple[str, Callable[[argparse.Namespace, DemoRun], StepResult]]] = [
     ("replay", step_replay),
     ("train", step_train),
     ("evaluate", step_evaluate),
+    ("ros", step_ros),
 ]
 
 
@@ -208,6 +238,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=min(2, os.cpu_count() or 1),
         help="evaluation processes (default: 2, or 1 on a single core)",
+    )
+    parser.add_argument(
+        "--ros-episodes",
+        type=int,
+        default=10,
+        help="episodes of the policy driving the sim robot node over ROS 2 DDS, on the evaluate step's "
+        "first seeds (0 skips the step; default 10)",
+    )
+    parser.add_argument(
+        "--ros-rate", type=float, default=100.0, help="policy node command rate in Hz (default 100)"
     )
     parser.add_argument(
         "--out",

@@ -57,9 +57,20 @@ def set_thread_priority(priority: int) -> bool:
 
 def make_executor(context=None):
     """rclpy's EventsExecutor: it holds 500 Hz timers on 2 cores where the stock executors miss ticks."""
+    import contextlib
+    import sys
+
     from rclpy.experimental import EventsExecutor
 
-    return EventsExecutor(context=context)
+    # Its constructor calls faulthandler.enable(), which needs a real file descriptor behind
+    # sys.stderr; notebooks and captured output (pytest capsys) replace it with one that has none.
+    try:
+        sys.stderr.fileno()
+        redirect = contextlib.nullcontext()
+    except (AttributeError, OSError, ValueError):
+        redirect = contextlib.redirect_stderr(sys.__stderr__)
+    with redirect:
+        return EventsExecutor(context=context)
 
 
 def spin(executor, context=None, stop: threading.Event | None = None, poll: float = 0.1) -> None:
