@@ -8,7 +8,8 @@ receives: achieved rate and period jitter at the receiver, beside the node's own
 /diagnostics (tick rate and jitter, inference latency, observation-to-command latency). At 100 Hz it
 also measures the watchdog reaction (the sim robot frozen with SIGSTOP: time until commands stop
 changing) and the e-stop reaction (time from publishing /estop to the last command). --soak N floods
-/ee_pose at 10x the control rate for N seconds and reports the policy node's RSS growth.
+/ee_pose at 10x the control rate for N seconds and reports the policy node's RSS growth (node + its
+inference process) and its latency percentiles sampled every 30 s.
 Writes benchmarks/results/ros_rate.json (or ros_rate_quick.json, or --out).
 """
 
@@ -126,6 +127,17 @@ def stop(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
+# /diagnostics fields sampled over a soak: they must not drift.
+SOAK_LATENCIES = (
+    "inference_latency_p50_ms",
+    "inference_latency_p99_ms",
+    "obs_to_command_p50_ms",
+    "obs_to_command_p99_ms",
+    "period_jitter_p99_ms",
+    "control_rate_hz",
+)
+
+
 def run_rate(
     rate: float, seconds: float, checkpoint: Path, domain: int, reactions: bool, soak: float
 ) -> dict:
@@ -178,7 +190,7 @@ def run_rate(
             clamped_step=diag.get("safety_clamped_step", 0.0),
         )
         if soak:
-            result.update(soak_flood(soak, rate, policy.pid, env))
+            result.update(soak_flood(soak, rate, policy.pid, env, probe))
         if reactions:
             result.update(watchdog_reaction(probe, sim, rate))
             sim.send_signal(signal.SIGCONT)
@@ -231,11 +243,26 @@ def watchdog_reaction(probe: Probe, sim: subprocess.Popen, rate: float, max_age:
     }
 
 
-def soak_flood(seconds: float, rate: float, pid: int, env: dict) -> dict:
+def soak_flood(seconds: float, rate: float, pid: int, env: dict, probe: Probe, every: float = 30.0) -> dict:
+    """Floods /ee_pose at 10x the control rate for ``seconds`` while the closed loop runs; every ``every``
+    s it samples the policy node's resident memory (the node and its inference process together) and
+    its latency percentiles from /diagnostics. Growth compares the last sample with the first."""
     import psutil
 
-    proc = psutil.Process(pid)
-    rss0 = proc.memory_info().rss
+    node = psutil.Process(pid)
+
+    def sample(t0: float) -> dict:
+        children = node.children(recursive=True)  # the inference process
+        diag = dict(probe.diag)
+        return {
+            "t_s": round(time.perf_counter() - t0, 1),
+            "rss_mb": sum(p.memory_info().rss for p in (node, *children)) / 1e6,
+            "inference_process_rss_mb": sum(p.memory_info().rss for p in children) / 1e6,
+            **{k: diag.get(k) for k in SOAK_LATENCIES},
+        }
+
+    t0 = time.perf_counter()
+    series = [sample(t0)]
     flood = subprocess.Popen(
         [
             sys.executable,
@@ -249,9 +276,19 @@ def soak_flood(seconds: float, rate: float, pid: int, env: dict) -> dict:
         stdout=subprocess.PIPE,
         text=True,
     )
-    out = flood.communicate(timeout=seconds + 60)[0]
-    rss1 = proc.memory_info().rss
-    return {"soak_s": seconds, "soak_flood": out.strip(), "rss_growth_pct": 100.0 * (rss1 - rss0) / rss0}
+    while flood.poll() is None:
+        time.sleep(min(every, max(0.1, seconds + t0 - time.perf_counter())))
+        series.append(sample(t0))
+    out = flood.communicate(timeout=60)[0]
+    first, last = series[0], series[-1]
+    return {
+        "soak_s": seconds,
+        "soak_flood": out.strip(),
+        "rss_growth_pct": 100.0 * (last["rss_mb"] - first["rss_mb"]) / first["rss_mb"],
+        "soak_first": first,
+        "soak_last": last,
+        "soak_series": series,
+    }
 
 
 def main() -> None:

@@ -285,24 +285,26 @@ def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, lau
         nodes.append((executable, name, params))
     domain = domain if domain is not None else 1 + os.getpid() % 100
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", MODULES[exe], *_ros_args(name, params)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(folder / f"{name}.log", "w"),  # noqa: SIM115 (closed with the process)
-        )
-        for exe, name, params in nodes
-    ]
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
-    driver = EpisodeDriver(context=context)
-    executor = make_executor(context)
-    executor.add_node(driver)
+    procs: list[subprocess.Popen] = []
     halt = threading.Event()
-    spinner = threading.Thread(target=spin, args=(executor, context, halt, 0.05), daemon=True)
-    spinner.start()
+    spinner = executor = driver = None
     try:
+        driver = EpisodeDriver(context=context)
+        executor = make_executor(context)
+        executor.add_node(driver)
+        spinner = threading.Thread(target=spin, args=(executor, context, halt, 0.05), daemon=True)
+        spinner.start()
+        for exe, name, params in nodes:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", MODULES[exe], *_ros_args(name, params)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(folder / f"{name}.log", "w"),  # noqa: SIM115 (closed with the process)
+                )
+            )
         driver.wait_ready(timeout=120.0)
         rows = []
         with tqdm(seeds, desc="ROS closed loop", unit="episode") as bar:
@@ -313,7 +315,7 @@ def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, lau
         with driver.lock:
             node = dict(driver.diagnostics)
         return rows, driver.command_stats(control_rate), node
-    finally:
+    finally:  # whatever failed: no node process outlives the call
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -323,7 +325,10 @@ def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, lau
             except subprocess.TimeoutExpired:
                 proc.kill()
         halt.set()
-        spinner.join(5)
-        executor.shutdown(timeout_sec=1.0)
-        driver.destroy_node()
+        if spinner is not None:
+            spinner.join(5)
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
+        if driver is not None:
+            driver.destroy_node()
         rclpy.shutdown(context=context)
