@@ -17,7 +17,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 .PHONY: help setup demo test lint bench bench-metaworld clean-venv
 
 help:
-	@echo "make demo   collect demos, validate, replay a video, train a MeanFlow policy, evaluate it"
+	@echo "make demo   collect demos, validate, replay a video, train a MeanFlow policy, evaluate it, run it over ROS 2"
 	@echo "make test   run the test suite (everything but the gpu marker)"
 	@echo "make lint   ruff check + format check"
 	@echo "make bench  run the benchmarks (writes benchmarks/results/*.json; BENCH_ARGS=--quick for a smoke run)"

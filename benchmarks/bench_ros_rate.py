@@ -276,8 +276,8 @@ def soak_flood(seconds: float, rate: float, pid: int, env: dict, probe: Probe, e
         stdout=subprocess.PIPE,
         text=True,
     )
-    while flood.poll() is None:
-        time.sleep(min(every, max(0.1, seconds + t0 - time.perf_counter())))
+    while (remaining := seconds + t0 - time.perf_counter()) > 0 and flood.poll() is None:
+        time.sleep(min(every, remaining))
         series.append(sample(t0))
     out = flood.communicate(timeout=60)[0]
     first, last = series[0], series[-1]
