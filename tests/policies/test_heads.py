@@ -91,3 +91,26 @@ def test_temporal_ensembling_replans_every_step(tiny_dataset):
             8,
         )
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("kind", HEADS)
+def test_masked_padding_leaves_padded_actions_out_of_the_loss(kind, tiny_dataset):
+    # meanflow: no dispersive term, which is a batch-level loss added to every sample
+    extra = {"dispersive_weight": 0.0} if kind == "meanflow" else {}
+    policy, pre, _ = tiny_policy(kind, tiny_dataset, mask_padded_actions=True, **extra)
+    batch = training_batch(tiny_dataset, policy.config, pre, batch_size=4)
+    pad = torch.zeros_like(batch["action_is_pad"])
+    pad[0] = True  # sample 0 lies wholly past its episode's end, sample 1 in part
+    pad[1, -3:] = True
+
+    def per_sample():
+        torch.manual_seed(1)
+        with torch.no_grad():
+            return policy.forward({**batch, "action_is_pad": pad}, reduction="none")[0]
+
+    masked = per_sample()
+    assert masked[0] == 0 and (masked[1:] > 0).all()
+    policy.config.mask_padded_actions = False
+    unmasked = per_sample()
+    assert unmasked[0] > 0 and masked[1] != pytest.approx(unmasked[1].item(), rel=1e-4)
+    torch.testing.assert_close(masked[2:], unmasked[2:])

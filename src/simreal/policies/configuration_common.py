@@ -57,6 +57,9 @@ class SimrealPolicyConfig(PreTrainedConfig):
     step_embed_dim: int = 128
     clip_sample: bool = True
     clip_sample_range: float = 1.0
+    # Leave action-window positions past the episode's end (LeRobot's action_is_pad) out of the loss.
+    # Off by default, as in Diffusion Policy, which trains on the repeated last action there.
+    mask_padded_actions: bool = False
 
     # Execution: None = receding horizon (run n_action_steps, then re-plan); a coefficient m re-plans
     # every step and averages overlapping predictions with weights exp(-m * age_rank).

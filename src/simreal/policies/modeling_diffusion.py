@@ -9,7 +9,7 @@ from torch import Tensor
 
 from simreal.errors import UserError
 from simreal.policies.configuration_diffusion import SimrealDiffusionConfig
-from simreal.policies.policy_base import SimrealPolicy
+from simreal.policies.policy_base import SimrealPolicy, masked_mean
 
 
 def _scheduler_kwargs(config: SimrealDiffusionConfig) -> dict:
@@ -48,13 +48,15 @@ class SimrealDiffusionPolicy(SimrealPolicy):
         self.sample_scheduler = cls(**_scheduler_kwargs(self.config))
         self.sample_scheduler.set_timesteps(steps)
 
-    def compute_loss(self, global_cond: Tensor, actions: Tensor) -> tuple[Tensor, dict[str, float]]:
+    def compute_loss(
+        self, global_cond: Tensor, actions: Tensor, valid: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
         noise = torch.randn_like(actions)
         steps = torch.randint(0, self.config.num_train_timesteps, (actions.shape[0],), device=actions.device)
         noisy = self.train_scheduler.add_noise(actions, noise, steps)
         prediction = self.unet(noisy, steps, global_cond)
         target = noise if self.config.prediction_type == "epsilon" else actions
-        per_sample = F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2))
+        per_sample = masked_mean(F.mse_loss(prediction, target, reduction="none"), valid)
         return per_sample, {"mse": per_sample.mean().item()}
 
     def sample_trajectory(self, global_cond: Tensor, noise: Tensor | None = None) -> Tensor:

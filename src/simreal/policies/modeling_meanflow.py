@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from simreal.policies.configuration_common import SimrealPolicyConfig
 from simreal.policies.configuration_meanflow import SimrealMeanflowConfig
-from simreal.policies.policy_base import SimrealPolicy
+from simreal.policies.policy_base import SimrealPolicy, masked_mean
 
 
 def sample_time_pairs(
@@ -53,7 +53,9 @@ class SimrealMeanflowPolicy(SimrealPolicy):
         steps = torch.stack([t, t - r], dim=-1) * self.config.time_embed_scale
         return self.unet(z, steps, cond, return_latents=return_latents)
 
-    def compute_loss(self, global_cond: Tensor, actions: Tensor) -> tuple[Tensor, dict[str, float]]:
+    def compute_loss(
+        self, global_cond: Tensor, actions: Tensor, valid: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
         cfg = self.config
         batch = actions.shape[0]
         t, r = sample_time_pairs(batch, cfg.time_mean, cfg.time_std, cfg.equal_time_fraction, actions.device)
@@ -80,7 +82,8 @@ class SimrealMeanflowPolicy(SimrealPolicy):
             u_fn, (z, t, r), (v, torch.ones_like(t), torch.zeros_like(r)), has_aux=True
         )
         u_target = (v - (t3 - r3) * du_dt).detach()
-        sq_error = (u - u_target).pow(2).flatten(1).sum(dim=1)
+        # Summed over the window (MP1's ||.||^2); masked positions count as zero error.
+        sq_error = masked_mean((u - u_target).pow(2), valid) * actions[0].numel()
         weight = (sq_error.detach() + cfg.adaptive_eps).pow(-cfg.adaptive_power)
         per_sample = weight * sq_error
         logs = {"meanflow_sq_error": sq_error.mean().item()}

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from simreal.policies.configuration_common import SimrealPolicyConfig
 from simreal.policies.configuration_streaming import SimrealStreamingConfig
-from simreal.policies.policy_base import SimrealPolicy
+from simreal.policies.policy_base import SimrealPolicy, masked_mean
 from simreal.policies.streaming_schedule import (
     StreamingSchedule,
     add_noise_per_position,
@@ -48,7 +48,9 @@ class SimrealStreamingPolicy(SimrealPolicy):
         super().reset()
         self.buffer = None
 
-    def compute_loss(self, global_cond: Tensor, actions: Tensor) -> tuple[Tensor, dict[str, float]]:
+    def compute_loss(
+        self, global_cond: Tensor, actions: Tensor, valid: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
         levels = self.schedule.training_levels(
             actions.shape[0], self.config.chunkwise_fraction, actions.device
         )
@@ -56,7 +58,7 @@ class SimrealStreamingPolicy(SimrealPolicy):
         noisy = add_noise_per_position(actions, noise, levels, self.alphas_cumprod)
         prediction = self.unet(noisy, levels, global_cond)
         target = noise if self.config.prediction_type == "epsilon" else actions
-        per_sample = F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2))
+        per_sample = masked_mean(F.mse_loss(prediction, target, reduction="none"), valid)
         return per_sample, {"mse": per_sample.mean().item()}
 
     def denoise(self, x: Tensor, start: Tensor, end: Tensor, n_calls: int, global_cond: Tensor) -> Tensor:

@@ -74,8 +74,11 @@ class SimrealPolicy(PreTrainedPolicy):
         return 1
 
     @abc.abstractmethod
-    def compute_loss(self, global_cond: Tensor, actions: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """global_cond (B, G), actions (B, horizon, A) -> per-sample loss (B,) and scalar logs."""
+    def compute_loss(
+        self, global_cond: Tensor, actions: Tensor, valid: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """global_cond (B, G), actions (B, horizon, A) -> per-sample loss (B,) and scalar logs.
+        `valid` (B, horizon) bool marks the positions that count (None: all); see `masked_mean`."""
 
     @abc.abstractmethod
     def sample_trajectory(self, global_cond: Tensor, noise: Tensor | None = None) -> Tensor:
@@ -104,7 +107,9 @@ class SimrealPolicy(PreTrainedPolicy):
                 f"'{ACTION_KEY}' must be (B, horizon={self.config.horizon}, A), got {tuple(actions.shape)}"
             )
         global_cond = self.obs_encoder({k: batch[k] for k in self.config.input_features})
-        per_sample, logs = self.compute_loss(global_cond, actions)
+        pad_key = f"{ACTION_KEY}_is_pad"
+        valid = ~batch[pad_key] if self.config.mask_padded_actions and pad_key in batch else None
+        per_sample, logs = self.compute_loss(global_cond, actions, valid)
         if reduction == "none":
             return per_sample, logs
         return per_sample.mean(), logs
@@ -166,6 +171,15 @@ class SimrealPolicy(PreTrainedPolicy):
             return noise.to(global_cond)
         shape = (global_cond.shape[0], self.config.horizon, self.action_dim)
         return torch.randn(shape, device=global_cond.device, dtype=global_cond.dtype)
+
+
+def masked_mean(values: Tensor, valid: Tensor | None) -> Tensor:
+    """Per-sample mean of (B, T, A) `values` over the positions where `valid` (B, T) is True (all when
+    None); a sample with no valid position contributes 0."""
+    if valid is None:
+        return values.mean(dim=(1, 2))
+    weight = valid.to(values.dtype).unsqueeze(-1)
+    return (values * weight).sum(dim=(1, 2)) / (weight.sum(dim=(1, 2)) * values.shape[-1]).clamp_min(1.0)
 
 
 def check_observation(batch: dict[str, Tensor], features: dict) -> None:
