@@ -234,17 +234,17 @@ def main(argv: list[str] | None = None) -> int:
         "published": PUBLISHED,
         "tasks": {},
     }
-    for name in args.tasks:
-        results["tasks"][name] = run_task(name, args, work)
-    results["wall_s"] = time.perf_counter() - started
-    for head in args.heads:
-        rates = [r["heads"][head] for r in results["tasks"].values()]
-        results[f"mean_{head}"] = {
-            "last": float(np.mean([r["last"]["success_rate"] for r in rates])),
-            "protocol": float(np.mean([r["protocol_success"] for r in rates])),
-        }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2))
+    for name in args.tasks:  # written after every task: an interrupted sweep keeps what it finished
+        results["tasks"][name] = run_task(name, args, work)
+        results["wall_s"] = time.perf_counter() - started
+        for head in args.heads:
+            rates = [r["heads"][head] for r in results["tasks"].values()]
+            results[f"mean_{head}"] = {
+                "last": float(np.mean([r["last"]["success_rate"] for r in rates])),
+                "protocol": float(np.mean([r["protocol_success"] for r in rates])),
+            }
+        Path(args.out).write_text(json.dumps(results, indent=2))
     print_table(results)
     print(f"wrote {args.out} ({results['wall_s']:.0f} s)")
     return 0
