@@ -48,7 +48,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
     from simreal.evaluate import evaluate
     from simreal.train import train
     from simreal.training.checkpoint import last_checkpoint
-    from simreal.training.config import TrainConfig
+    from simreal.training.config import TrainConfig, recipe_from_args
 
     dataset = task_dataset(task, args.demos, args.workdir, args.num_points)
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
@@ -60,12 +60,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             dataset=str(dataset),
             out=str(run_dir),
             obs=OBS[obs],
-            preset=args.config,
-            steps=args.steps,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            lr=args.lr,
-            warmup_steps=args.warmup_steps,
+            **recipe_from_args(args),
             num_workers=args.num_workers,
             policy_overrides=dict(args.overrides),
         )

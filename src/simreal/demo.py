@@ -102,19 +102,14 @@ def _policy_obs(args: argparse.Namespace) -> tuple[str, ...]:
 
 def step_train(args: argparse.Namespace, run: DemoRun) -> StepResult:
     from simreal.train import train
-    from simreal.training.config import TrainConfig
+    from simreal.training.config import TrainConfig, recipe_from_args
 
     config = TrainConfig(
         policy=args.policy,
         dataset=str(run.outputs["dataset"]),
         out=str(run.root / "train"),
         obs=_policy_obs(args),
-        preset=args.config,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        lr=args.lr,
-        warmup_steps=args.warmup_steps,
+        **recipe_from_args(args),
         policy_overrides={
             **DEMO_POLICY,
             **({"down_dims": DEMO_SMALL_UNET} if args.config == "small" else {}),

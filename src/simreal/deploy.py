@@ -11,6 +11,7 @@ seeds, for success over ROS beside success in simulation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -107,17 +108,23 @@ def _run_processes(nodes, stop: threading.Event, duration: float) -> int:
             stop, duration, lambda: {n: p.returncode for n, p in procs.items() if p.poll() is not None}
         )
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in procs.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop_processes(procs.values(), timeout=15.0)
     if failed:
         raise UserError(f"node(s) exited early: {failed}")
     return 0
+
+
+def _stop_processes(procs, timeout: float) -> None:
+    """Ctrl-C every node process still running, then kill those that outlast ``timeout`` s."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _run_threads(nodes, stop: threading.Event, duration: float) -> int:
@@ -287,15 +294,21 @@ def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, lau
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
-    procs: list[subprocess.Popen] = []
     halt = threading.Event()
-    spinner = executor = driver = None
-    try:
+    # Torn down in reverse order whatever fails: no node process outlives the call.
+    with contextlib.ExitStack() as teardown:
+        teardown.callback(rclpy.shutdown, context=context)
         driver = EpisodeDriver(context=context)
+        teardown.callback(driver.destroy_node)
         executor = make_executor(context)
+        teardown.callback(executor.shutdown, timeout_sec=1.0)
         executor.add_node(driver)
         spinner = threading.Thread(target=spin, args=(executor, context, halt, 0.05), daemon=True)
         spinner.start()
+        teardown.callback(spinner.join, 5)
+        teardown.callback(halt.set)
+        procs: list[subprocess.Popen] = []
+        teardown.callback(_stop_processes, procs, timeout=20.0)
         for exe, name, params in nodes:
             procs.append(
                 subprocess.Popen(
@@ -315,20 +328,3 @@ def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, lau
         with driver.lock:
             node = dict(driver.diagnostics)
         return rows, driver.command_stats(control_rate), node
-    finally:  # whatever failed: no node process outlives the call
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        halt.set()
-        if spinner is not None:
-            spinner.join(5)
-        if executor is not None:
-            executor.shutdown(timeout_sec=1.0)
-        if driver is not None:
-            driver.destroy_node()
-        rclpy.shutdown(context=context)

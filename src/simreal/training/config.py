@@ -15,6 +15,19 @@ PRESETS = ("tiny", "small", "paper")
 CONFIG_FILENAME = "simreal_train.json"
 
 
+def recipe_from_args(args: Any) -> dict[str, Any]:
+    """TrainConfig's recipe fields from the argparse options --config, --steps, --batch-size, --seed,
+    --lr and --warmup-steps that `simreal demo` and the benchmarks declare (with their own defaults)."""
+    return {
+        "preset": args.config,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "lr": args.lr,
+        "warmup_steps": args.warmup_steps,
+    }
+
+
 @dataclass
 class TrainConfig:
     """Everything that determines a training run (the defaults follow Diffusion Policy's recipe).
