@@ -5,7 +5,8 @@ simreal.real.launch_graph), so this starts exactly what `ros2 launch simreal <na
 one process per node (default) or every node in this process, each on its own thread and executor.
 
 `closed_loop_episodes` runs seeded episodes through that graph over DDS and `simreal eval` on the same
-seeds, for success over ROS beside success in simulation.
+seeds, for success over ROS beside success in simulation; checkpoints of every action space (joint_pos,
+ee_pose, ee_delta: the policy node turns TCP poses into joint targets, with the task's IK settings).
 """
 
 from __future__ import annotations
@@ -259,6 +260,20 @@ def sim_observation_string(observation: dict) -> str:
     return ",".join(items)
 
 
+def _ik_parameters(task: str) -> dict:
+    """policy_node's IK parameters from the task's config, so an ee_pose / ee_delta checkpoint's actions
+    are clamped and solved over ROS as the env did (unused for joint_pos checkpoints)."""
+    from simreal.sim import TASKS
+
+    cfg = TASKS[task].default_config()
+    low, high = cfg.ee_workspace
+    return {
+        "ee_workspace": [float(v) for v in (*low, *high)],
+        "ik_home_q": [float(v) for v in cfg.home_q],
+        "robot_mjcf": cfg.robot_mjcf or "",
+    }
+
+
 def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, launch_dir, domain):
     import rclpy
     import yaml
@@ -288,7 +303,7 @@ def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, lau
                 seed=int(seeds[0]),
             )
         else:
-            params.update(control_rate=float(control_rate), autostart=False)
+            params.update(control_rate=float(control_rate), autostart=False, **_ik_parameters(meta["task"]))
         nodes.append((executable, name, params))
     domain = domain if domain is not None else 1 + os.getpid() % 100
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")

@@ -1,7 +1,10 @@
 """Closed loop over DDS with a real trained checkpoint: `simreal collect` + `simreal train` (tiny, a few
 steps), then `simreal deploy` runs sim_robot_node and policy_node from launch/sim_policy.launch.py while
-this process watches the commands, the arm and the policy's diagnostics."""
+this process watches the commands, the arm and the policy's diagnostics. Once with a joint_pos checkpoint
+(state + point cloud), once with an ee_pose one (state only), whose TCP poses the policy node turns into
+joint commands by IK."""
 
+import json
 import subprocess
 import sys
 import threading
@@ -76,6 +79,20 @@ def checkpoint(tmp_path_factory):
     return next((root / "run" / "checkpoints" / "last").resolve().glob("**/config.json")).parent
 
 
+@pytest.fixture(scope="module")
+def ee_pose_checkpoint(tmp_path_factory):
+    """A tiny diffusion policy trained for 2 steps on one 20-step pick_place demo recorded with ee_pose
+    actions (x, y, z, qw, qx, qy, qz, gripper), state only: seconds to make."""
+    root = tmp_path_factory.mktemp("closed_loop_ee_pose")
+    collect = "collect --task pick_place --controller ee_pose --episodes 1 --max-steps 20 --keep-failed"
+    simreal(*collect.split(), "--obs", "state", "--no-progress", "--out", str(root / "ds"))
+    train = "train --policy diffusion --obs state --steps 2 --batch-size 4 --config tiny --device cpu"
+    simreal(*train.split(), "--eval-every", "0", "--dataset", str(root / "ds"), "--out", str(root / "run"))
+    pretrained = next((root / "run" / "checkpoints" / "last").resolve().glob("**/config.json")).parent
+    assert json.loads((pretrained / "simreal_dataset.json").read_text())["controller"] == "ee_pose"
+    return pretrained
+
+
 class Watcher(Node):
     def __init__(self, context):
         super().__init__("watcher", context=context)
@@ -99,10 +116,26 @@ class Watcher(Node):
 
 
 def test_deploy_runs_a_trained_checkpoint_on_the_sim_robot(ros, checkpoint, tmp_path):
+    diag = deploy_and_watch(ros, checkpoint, tmp_path, drop=["observation.images.front"])
+    assert "ik_latency_p50_ms" not in diag  # joint_pos: the actions are the commands
+
+
+def test_deploy_drives_the_sim_robot_from_an_ee_pose_checkpoint(ros, ee_pose_checkpoint, tmp_path):
+    drop = ["observation.images.front", "observation.pointcloud"]
+    diag = deploy_and_watch(ros, ee_pose_checkpoint, tmp_path, drop=drop)
+    assert diag.get("convert_error", 0) == 0
+    assert 0 < diag["ik_latency_p50_ms"] <= diag["ik_latency_p99_ms"] < 100  # IK per chunk, ms
+
+
+def deploy_and_watch(ros, checkpoint, tmp_path, drop) -> dict:
+    """`simreal deploy` the checkpoint with the features in ``drop`` left out of the observation spec;
+    check the 8-wide command stream moves the sim arm (or holds when every chunk was late); return the
+    policy node's last diagnostics."""
     watcher = ros.add(Watcher(ros.context))
     ros.start()
     spec = yaml.safe_load((ROOT / "launch/config/pick_place_observations.yaml").read_text())
-    del spec["features"]["observation.images.front"]  # the checkpoint sees state + point cloud only
+    for feature in drop:  # the checkpoint does not see these
+        del spec["features"][feature]
     (tmp_path / "obs.yaml").write_text(yaml.safe_dump(spec))
     deploy = subprocess.Popen(
         [
@@ -146,6 +179,7 @@ def test_deploy_runs_a_trained_checkpoint_on_the_sim_robot(ros, checkpoint, tmp_
     else:
         assert np.ptp(commands, axis=0).max() == 0.0, "commands changed although every action was late"
     assert diag.get("inference_error", 0) == 0 and diag["inference_latency_p50_ms"] > 0
+    return diag
 
 
 def test_closed_loop_episodes_run_eval_seeds_over_ros(checkpoint):
@@ -164,3 +198,23 @@ def test_closed_loop_episodes_run_eval_seeds_over_ros(checkpoint):
     assert 0.0 <= ros["success_rate"] <= 1.0 and len(ros["success_ci95"]) == 2
     assert 90.0 < result["command"]["command_rate_hz"] < 110.0  # the 100 Hz stream while episodes ran
     assert result["node"]["inferences"] >= 1
+
+
+def test_closed_loop_episodes_run_an_ee_pose_checkpoint(ee_pose_checkpoint):
+    """The `make demo` ROS step with an ee_pose policy: eval and ROS on the same seeds, the policy node
+    solving IK for every chunk it schedules."""
+    from ros_harness import unique_domain_id
+
+    from simreal.deploy import closed_loop_episodes
+
+    result = closed_loop_episodes(ee_pose_checkpoint, episodes=1, max_steps=20, domain=unique_domain_id())
+    ros, ev = result["ros"], result["eval"]
+    assert (
+        [e["seed"] for e in ros["per_episode"]] == [e["seed"] for e in ev["per_episode"]] == result["seeds"]
+    )
+    episode, node = ros["per_episode"][0], result["node"]
+    assert episode["success"] or 1.0 <= episode["sim_seconds"] < 2.0, episode
+    assert 90.0 < result["command"]["command_rate_hz"] < 110.0, result["command"]
+    assert node["inferences"] >= 1 and node.get("convert_error", 0) == 0 and node["ik_latency_p50_ms"] > 0, (
+        node
+    )

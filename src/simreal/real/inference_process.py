@@ -15,6 +15,8 @@ import numpy as np
 
 from simreal.errors import UserError
 
+from .policy_runner import checkpoint_controller
+
 
 def _serve(conn, checkpoint: str, device: str, torch_threads: int) -> None:
     """Child process: load the checkpoint, then answer ("predict", obs) and ("reset",) until EOF."""
@@ -57,6 +59,7 @@ class ProcessChunkRunner:
     def __init__(self, checkpoint: str, device: str = "cpu", torch_threads: int = 1, timeout: float = 300.0):
         import threading
 
+        self.controller = checkpoint_controller(checkpoint)  # before the child: a bad meta leaks nothing
         ctx = mp.get_context("spawn")  # no forked DDS, EGL or torch thread state in the child
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(

@@ -3,8 +3,10 @@
 The worker wakes every ``poll`` seconds; when less than ``replan_horizon`` seconds of actions remain it
 samples the aligned observation history ending at the current time (the policy's n_obs_steps frames,
 1 / fps apart, as in training), runs the policy, and merges the chunk, stamped
-from the observation's time, into the schedule (late actions dropped there). A stale observation skips
-the round (counted). Latencies are kept in a bounded window for the diagnostics.
+from the observation's time, into the schedule (late actions dropped there). With a ``converter`` (an
+end-effector checkpoint: simreal.real.cartesian_chunks) the chunk is turned into joint targets on this
+thread between the two, timed on its own. A stale observation skips the round (counted). Latencies are
+kept in a bounded window for the diagnostics.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -23,6 +26,14 @@ from .policy_runner import ChunkRunner
 from .time_alignment import ObservationAligner, StaleObservation
 
 log = logging.getLogger(__name__)
+
+
+class ChunkConverter(Protocol):
+    """Turns a policy's chunk into the chunk the schedule holds (e.g. EE poses -> joint targets)."""
+
+    def convert(self, chunk: np.ndarray, obs_time: float) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
 
 
 class InferenceWorker:
@@ -37,10 +48,13 @@ class InferenceWorker:
         replan_horizon: float,
         poll: float = 0.002,
         priority: int = 0,
+        converter: ChunkConverter | None = None,
     ):
         self.runner, self.aligner, self.schedule, self.clock = runner, aligner, schedule, clock
         self.replan_horizon, self.poll, self.priority = replan_horizon, poll, priority
+        self.converter = converter
         self.latencies = deque(maxlen=1000)  # s, most recent inference calls
+        self.convert_latencies = deque(maxlen=1000)  # s, most recent converter calls (IK per chunk)
         self.counters = Counter()
         self.last_error = ""
         self._enabled = threading.Event()
@@ -56,17 +70,20 @@ class InferenceWorker:
         """Forget the schedule and the policy's internal state (new episode, after an e-stop)."""
         self.schedule.clear()
         self.runner.reset()
+        if self.converter is not None:
+            self.converter.reset()
 
     def close(self, timeout: float = 2.0) -> None:
         self._quit.set()
         self._enabled.set()
         self._thread.join(timeout)
 
-    def latency_percentiles(self) -> tuple[float, float]:
-        """(p50, p99) of the recent inference latencies in seconds (nan before the first)."""
-        if not self.latencies:
+    def latency_percentiles(self, which: str = "inference") -> tuple[float, float]:
+        """(p50, p99) in seconds of the recent inference (or "convert") latencies (nan before the first)."""
+        values = list(self.latencies if which == "inference" else self.convert_latencies)
+        if not values:
             return float("nan"), float("nan")
-        p50, p99 = np.percentile(np.asarray(self.latencies), [50, 99])
+        p50, p99 = np.percentile(np.asarray(values), [50, 99])
         return float(p50), float(p99)
 
     def _observe(self, now: float) -> tuple[dict[str, np.ndarray], float]:
@@ -103,4 +120,20 @@ class InferenceWorker:
                 continue
             self.latencies.append(time.perf_counter() - start)
             self.counters["inferences"] += 1
+            if self.converter is not None:
+                start = time.perf_counter()
+                try:
+                    chunk = self.converter.convert(chunk, obs_time)
+                except StaleObservation as exc:  # no joint state to start the IK from
+                    self.counters["stale_observation"] += 1
+                    self.last_error = str(exc)
+                    time.sleep(self.poll)
+                    continue
+                except Exception as exc:  # a bad chunk must not kill the thread silently either
+                    self.counters["convert_error"] += 1
+                    self.last_error = f"action conversion failed: {exc!r}"
+                    log.exception("action conversion failed")
+                    time.sleep(0.1)
+                    continue
+                self.convert_latencies.append(time.perf_counter() - start)
             self.counters["dropped_actions"] += self.schedule.merge(chunk, obs_time, self.clock())

@@ -10,8 +10,15 @@ Interfaces: publishes ``/<controller>/commands`` (std_msgs/Float64MultiArray) or
 ``/<controller>/joint_trajectory`` (trajectory_msgs/JointTrajectory, one point) and ``/diagnostics``;
 subscribes to the topics of the observation spec, ``joint_states_topic`` (for the safety layer) and
 ``estop_topic`` (std_msgs/Bool, True latches); services ``~/start``, ``~/stop``, ``~/reset_estop``
-(std_srvs/Trigger). Commands are the policy's action vector: the arm joints' positions (rad) then, when
-``gripper_joint`` is set, the gripper command in [0, 1] (0 open).
+(std_srvs/Trigger). Commands are the arm joints' positions (rad) then, when ``gripper_joint`` is set, the
+gripper command in [0, 1] (0 open).
+
+The checkpoint's action space is the "controller" of the dataset it was trained on (its dataset meta;
+joint_pos without one). A joint_pos action is the command itself. An ee_pose (x, y, z m, qw, qx, qy,
+qz, gripper) or ee_delta (dx, dy, dz m, drx, dry, drz rad, gripper; base frame) chunk is turned into
+joint targets by damped least-squares IK on the arm's MJCF (``robot_mjcf``; simreal's Panda by default)
+on the inference thread, clamped to ``ee_workspace`` as in simulation: see cartesian_chunks. IK time
+per chunk is published beside the inference latency.
 """
 
 from __future__ import annotations
@@ -35,6 +42,15 @@ from simreal.errors import UserError
 
 from . import messages
 from .action_schedule import ActionSchedule
+from .cartesian_chunks import (
+    DEFAULT_EE_WORKSPACE,
+    DEFAULT_HOME_Q,
+    CartesianChunkConverter,
+    JointHistory,
+    arm_ik,
+    check_ee_action,
+    workspace_corners,
+)
 from .control_loop import ControlLoop
 from .inference_process import ProcessChunkRunner
 from .inference_worker import InferenceWorker
@@ -71,6 +87,9 @@ PARAMETERS: ParameterTable = {
     "control_priority": (50, "SCHED_FIFO priority of the control thread (0 = normal; needs CAP_SYS_NICE)"),
     "replan_horizon": (0.25, "s; infer again when fewer seconds of actions than this remain"),
     "action_latency": (0.0, "s; actions due sooner than now + this when a chunk arrives are dropped"),
+    "robot_mjcf": ("", "ee_pose/ee_delta checkpoints: arm MJCF for the IK ('' = simreal's Panda)"),
+    "ee_workspace": (DEFAULT_EE_WORKSPACE, "ee_* checkpoints: TCP box [x,y,z lo, x,y,z hi] (m, base frame)"),
+    "ik_home_q": (DEFAULT_HOME_Q, "ee_* checkpoints: posture (rad) the IK's nullspace term pulls towards"),
     "autostart": (True, "start commanding at once (else wait for ~/start)"),
     "diagnostics_rate": (1.0, "Hz of /diagnostics"),
 }
@@ -87,6 +106,7 @@ class PolicyNode(Node):
         if p["control_rate"] <= 0:
             raise UserError("policy_node: control_rate must be positive")
         spec = ObservationSpec.from_yaml(p["observation_spec"])
+        owned = runner is None
         if runner is None:
             if not p["checkpoint"]:
                 raise UserError("policy_node: parameter 'checkpoint' is required")
@@ -97,37 +117,24 @@ class PolicyNode(Node):
 
                 torch.set_num_threads(max(1, p["torch_threads"]))
                 runner = load_runner(p["checkpoint"], p["device"])
-        spec.check_features(runner.features)
-        self.command_names = list(p["joint_names"]) + ([p["gripper_joint"]] if p["gripper_joint"] else [])
-        action_dim = tuple(runner.features["action"]["shape"])[0]
-        if action_dim != len(self.command_names):
-            raise UserError(
-                f"policy_node: the checkpoint's action has {action_dim} entries but joint_names"
-                f" (+ gripper_joint) name {len(self.command_names)}: {self.command_names}"
-            )
-        max_step = np.asarray(p["max_step"], dtype=np.float64)
-        self.safety = SafetyLayer(
-            SafetyConfig(
-                lower=p["lower_limits"],
-                upper=p["upper_limits"],
-                max_velocity=p["max_velocity"],
-                max_step=None if np.all(max_step <= 0) else max_step,
-                max_age=p["max_age"],
-                on_stale=p["on_stale"],
-            )
-        )
-        if self.safety.num_joints != len(self.command_names):
-            raise UserError(f"policy_node: limits have {self.safety.num_joints} entries, action {action_dim}")
-        self.dt = 1.0 / p["control_rate"]
-        self.runner = runner
-        self.aligner = ObservationAligner(spec)
-        self.schedule = ActionSchedule(1.0 / float(runner.fps), latency=p["action_latency"])
+        try:
+            self._configure_actions(runner, spec)
+        except UserError:
+            if owned and hasattr(runner, "close"):
+                runner.close()  # no policy process outlives a refused start
+            raise
         # Every thread of this process that takes the GIL runs above normal processes when the policy
         # is in its own process: one preempted while holding the GIL would delay the control tick.
         in_process = not isinstance(runner, ProcessChunkRunner)
         self.spin_priority = 0 if in_process else max(0, p["control_priority"] - 10)
         self.worker = InferenceWorker(
-            runner, self.aligner, self.schedule, self._now, p["replan_horizon"], priority=self.spin_priority
+            runner,
+            self.aligner,
+            self.schedule,
+            self._now,
+            p["replan_horizon"],
+            priority=self.spin_priority,
+            converter=self.converter,
         )
         self._safety_lock = threading.Lock()  # the control thread filters, executor callbacks observe
         self.obs_to_command = deque(maxlen=1000)  # s from a chunk's observation to its first command
@@ -158,8 +165,55 @@ class PolicyNode(Node):
         gc.freeze()  # start-up objects (rclpy, numpy) leave the GC: a full collection would stall ticks
         self.control = ControlLoop(self._on_control, self.dt, priority=p["control_priority"])
         self.get_logger().info(
-            f"policy at {runner.fps:g} Hz -> {p['output']} on /{controller} at {p['control_rate']:g} Hz"
+            f"{self.action_space} policy at {runner.fps:g} Hz -> {p['output']} on /{controller}"
+            f" at {p['control_rate']:g} Hz" + (" (IK on the inference thread)" if self.converter else "")
         )
+
+    def _configure_actions(self, runner: ChunkRunner, spec: ObservationSpec) -> None:
+        """Check the checkpoint against the spec and the commanded joints; set up the safety layer, the
+        schedule and, for an ee_* action space, the IK converter. UserError naming any mismatch."""
+        p = self.params
+        spec.check_features(runner.features)
+        self.command_names = list(p["joint_names"]) + ([p["gripper_joint"]] if p["gripper_joint"] else [])
+        action_dim = tuple(runner.features["action"]["shape"])[0]
+        self.action_space = getattr(runner, "controller", "joint_pos")
+        check_ee_action(self.action_space, action_dim, p["joint_names"])
+        if self.action_space == "joint_pos" and action_dim != len(self.command_names):
+            raise UserError(
+                f"policy_node: the checkpoint's action has {action_dim} entries but joint_names"
+                f" (+ gripper_joint) name {len(self.command_names)}: {self.command_names}"
+            )
+        max_step = np.asarray(p["max_step"], dtype=np.float64)
+        self.safety = SafetyLayer(
+            SafetyConfig(
+                lower=p["lower_limits"],
+                upper=p["upper_limits"],
+                max_velocity=p["max_velocity"],
+                max_step=None if np.all(max_step <= 0) else max_step,
+                max_age=p["max_age"],
+                on_stale=p["on_stale"],
+            )
+        )
+        if self.safety.num_joints != len(self.command_names):
+            raise UserError(
+                f"policy_node: limits have {self.safety.num_joints} entries,"
+                f" commands {len(self.command_names)}: {self.command_names}"
+            )
+        self.dt = 1.0 / p["control_rate"]
+        self.runner = runner
+        self.aligner = ObservationAligner(spec)
+        self.schedule = ActionSchedule(1.0 / float(runner.fps), latency=p["action_latency"])
+        self.joint_history = JointHistory(p["max_age"])  # the IK's warm start at a chunk's observation
+        self.converter = None
+        if self.action_space != "joint_pos":
+            self.converter = CartesianChunkConverter(
+                self.action_space,
+                arm_ik(p["robot_mjcf"], p["ik_home_q"]),
+                workspace_corners(p["ee_workspace"]),
+                self.joint_history.at,
+                1.0 / float(runner.fps),
+                gripper=bool(p["gripper_joint"]),
+            )
 
     # --- control --------------------------------------------------------------------------------
 
@@ -239,8 +293,11 @@ class PolicyNode(Node):
                 arm = np.append(arm, (opening - q[0]) / (opening - closed))
         except UserError:
             arm = np.full(self.safety.num_joints, np.nan)  # rejected (and counted) by the safety layer
+        stamp = self._stamp(msg)
+        if self.converter is not None:
+            self.joint_history.push(stamp, arm[: len(self.params["joint_names"])])
         with self._safety_lock:
-            self.safety.observe(arm, self._stamp(msg))
+            self.safety.observe(arm, stamp)
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data:
@@ -256,14 +313,16 @@ class PolicyNode(Node):
     # --- diagnostics ------------------------------------------------------------------------------
 
     def diagnostics(self) -> dict[str, float]:
-        """Numbers for /diagnostics: latency (ms), queue depth, counters, achieved rate (Hz) and period
-        jitter (ms) over the last ``STATS_WINDOW`` s of control ticks."""
+        """Numbers for /diagnostics: latency (ms; inference, and IK per chunk for ee_* checkpoints), queue
+        depth, counters, achieved rate (Hz) and period jitter (ms) over the last ``STATS_WINDOW`` s of
+        control ticks."""
         p50, p99 = self.worker.latency_percentiles()
         times = np.asarray(list(self.control.tick_times))  # list(): one atomic copy
         ticks = np.diff(times[times >= time.perf_counter() - STATS_WINDOW])
         values = {
             "inference_latency_p50_ms": p50 * 1e3,
             "inference_latency_p99_ms": p99 * 1e3,
+            **self._ik_latency(),
             "queue_depth": self.schedule.depth(self._now()),
             "dropped_actions": self.schedule.dropped,
             "control_rate_hz": 1.0 / ticks.mean() if len(ticks) else 0.0,
@@ -281,6 +340,12 @@ class PolicyNode(Node):
         values.update({k: float(v) for k, v in self.worker.counters.items()})
         values.update({f"safety_{k}": float(v) for k, v in self.safety.counters.items()})
         return values
+
+    def _ik_latency(self) -> dict[str, float]:
+        if self.converter is None:
+            return {}
+        p50, p99 = self.worker.latency_percentiles("convert")
+        return {"ik_latency_p50_ms": p50 * 1e3, "ik_latency_p99_ms": p99 * 1e3}
 
     def _publish_diagnostics(self) -> None:
         values = self.diagnostics()

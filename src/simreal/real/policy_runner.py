@@ -3,22 +3,31 @@
 The node only needs ``ChunkRunner``: the checkpoint's features (to check them against the declared
 topics), its rate, how many observation steps it reads, and a call from a raw observation dict (numpy,
 no batch dimension, dataset feature names; with a leading history axis when n_obs_steps > 1) to a
-chunk of actions (T, A) in the dataset's action space.
+chunk of actions (T, A) in the dataset's action space. ``controller`` names that action space (the
+dataset's "controller": joint_pos, ee_pose or ee_delta; see simreal.real.cartesian_chunks); a runner
+without the attribute is joint_pos.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from simreal.errors import UserError
 
+# The dataset sidecar a checkpoint carries (simreal.training.checkpoint.DATASET_META; not imported from
+# there because that module imports torch, which the node's own process does not need).
+DATASET_META = "simreal_dataset.json"
+
 
 class ChunkRunner(Protocol):
     features: dict  # LeRobot features of the inputs ("observation.*") and "action": {"shape": ...}
     fps: float  # policy rate in Hz: chunk actions are 1 / fps apart
     n_obs_steps: int  # observation frames per call, 1 / fps apart (values are (n_obs_steps, *shape) if > 1)
+    controller: str  # action space: joint_pos (also when absent), ee_pose or ee_delta
 
     def predict_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """(T, A) float actions for the times obs_time + i / fps."""
@@ -34,8 +43,9 @@ class CheckpointChunkRunner:
     dataset's frames were); the chunk is the policy's n_action_steps actions.
     """
 
-    def __init__(self, runner):
+    def __init__(self, runner, controller: str = "joint_pos"):
         self.runner = runner
+        self.controller = controller
         config = runner.config
         if not config.fps:
             raise UserError("the checkpoint does not record its fps (policy rate)")
@@ -51,8 +61,21 @@ class CheckpointChunkRunner:
         self.runner.reset()
 
 
+def checkpoint_controller(checkpoint: str | Path) -> str:
+    """The action space ("controller") of the dataset a checkpoint directory was trained on, from its
+    dataset sidecar; "joint_pos" when it has none (checkpoints from before the sidecar recorded it)."""
+    path = Path(checkpoint) / DATASET_META
+    if not path.is_file():
+        return "joint_pos"
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the checkpoint's dataset meta {path}: {exc}") from None
+    return str(meta.get("controller") or "joint_pos")
+
+
 def load_runner(checkpoint: str, device: str = "cpu") -> ChunkRunner:
     """A ChunkRunner for a simreal checkpoint directory (UserError naming what is wrong with it)."""
     from simreal.policies import load_policy
 
-    return CheckpointChunkRunner(load_policy(checkpoint, device=device))
+    return CheckpointChunkRunner(load_policy(checkpoint, device=device), checkpoint_controller(checkpoint))

@@ -5,7 +5,8 @@ the base frame), per camera ``<camera_namespace>/<cam>/image_raw`` (rgb8) and ``
 ``<camera_namespace>/points`` (PointCloud2, base frame) and ``/sim/task_status``
 (diagnostic_msgs/DiagnosticStatus: success, progress, episode, seed, step). Accepts
 ``/<controller>/commands`` (Float64MultiArray: 7 joint targets in rad + gripper in [0, 1], 0 open) and
-``/<trajectory_controller>/joint_trajectory`` (single-point JointTrajectory, the same 8 names).
+``/<trajectory_controller>/joint_trajectory`` (single-point JointTrajectory, the same 8 names): joint
+commands only, as a ros2_control arm (policy_node turns an ee_pose / ee_delta policy's poses into these).
 ``/sim/reset`` (std_srvs/Trigger) starts a new episode from the ``seed`` parameter, then increments it;
 setting ``seed`` (e.g. ``ros2 param set``) chooses the next reset's seed.
 
