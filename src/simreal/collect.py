@@ -219,9 +219,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--controller",
-        choices=("joint_pos", "ee_delta"),
+        choices=("joint_pos", "ee_pose", "ee_delta"),
         default=None,
-        help="action space recorded (default joint_pos; ee_delta for teleop experts)",
+        help="action space recorded: joint_pos (joint targets, the default), ee_pose (absolute TCP pose) or "
+        "ee_delta (TCP pose steps; the default for teleop experts)",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="base seed; episode reset seeds derive from it (default 0)"

@@ -13,7 +13,7 @@ FULL_OBS = ObservationConfig(depth=True, pointcloud_color=True, num_points=256, 
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
-@pytest.mark.parametrize("controller", ["joint_pos", "ee_delta"])
+@pytest.mark.parametrize("controller", ["joint_pos", "ee_delta", "ee_pose"])
 def test_task_creates_resets_steps(task, controller):
     env = make_env(task, obs=FULL_OBS, controller=controller)
     obs, info = env.reset(seed=3)
@@ -29,7 +29,7 @@ def test_task_creates_resets_steps(task, controller):
             assert np.all(np.isfinite(value)), key
         assert isinstance(info["success"], bool) and 0.0 <= info["progress"] <= 1.0
         assert isinstance(reward, float) and isinstance(terminated, bool) and isinstance(truncated, bool)
-    assert features["action"]["shape"] == ((8,) if controller == "joint_pos" else (7,))
+    assert features["action"]["shape"] == ((7,) if controller == "ee_delta" else (8,))
     state = obs["observation.state"]
     assert state.shape == (15,) and 0.0 <= state[7] <= 0.0801  # gripper opening in metres
     assert env.render().shape == (*env.config.render_size, 3)

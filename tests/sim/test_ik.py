@@ -45,3 +45,21 @@ def test_ee_delta_controller_moves_the_tcp():
         obs = env.step(np.zeros(7, dtype=np.float32))[0]
     moved = obs["observation.state"][8:11] - start
     np.testing.assert_allclose(moved, [0.1, -0.1, -0.05], atol=3e-3)
+
+
+def test_ee_pose_controller_reaches_the_commanded_pose():
+    env = make_env("pick_place", obs=ObservationConfig.parse("state"), controller="ee_pose")
+    env.reset(seed=0)
+    target, quat = np.array([0.5, -0.1, 0.15]), yaw_down_quat(0.3)
+    action = np.concatenate([target, quat, [0.0]]).astype(np.float32)
+    for _ in range(30):
+        obs = env.step(action)[0]
+    np.testing.assert_allclose(obs["observation.state"][8:11], target, atol=2e-3)
+    angle = np.linalg.norm(quat_error(quat, obs["observation.state"][11:15]))
+    assert angle < 0.02
+    controller, q_now = env.ee_controller, env.ee_controller.q_target.copy()
+    outside = np.concatenate([[2.0, -0.1, 0.15], 0.5 * quat, [1.0]])  # beyond the workspace, |q| = 0.5
+    q_outside = controller.joint_targets(outside)[0]
+    controller.reset(q_now)
+    edge = np.concatenate([[env.config.ee_workspace[1][0], -0.1, 0.15], quat, [1.0]])
+    np.testing.assert_allclose(q_outside, controller.joint_targets(edge)[0], atol=1e-9)

@@ -34,7 +34,7 @@ def test_success_predicate(env):
     assert not env.is_success()
 
 
-@pytest.mark.parametrize("controller", ["joint_pos", "ee_delta"])
+@pytest.mark.parametrize("controller", ["joint_pos", "ee_delta", "ee_pose"])
 def test_expert_succeeds(controller):
     env = make_env("pick_place", obs=ObservationConfig.parse("state"), controller=controller)
     outcomes, progress = [], []

@@ -25,14 +25,14 @@ import numpy as np
 from simreal.errors import UserError
 from simreal.sim import observation as keys
 from simreal.sim.cameras import CameraRig
-from simreal.sim.controllers import DifferentialIK, EEDeltaController
+from simreal.sim.controllers import DifferentialIK, EEDeltaController, EEPoseController
 from simreal.sim.observation import ObservationConfig
 from simreal.sim.panda_mjcf import HOME_Q
 from simreal.sim.pointcloud import CropConfig, fuse_point_cloud
 from simreal.sim.robot import Robot
 from simreal.sim.scene import PHYSICS_TIMESTEP, build_scene_model
 
-CONTROLLERS = ("joint_pos", "ee_delta")
+CONTROLLERS = ("joint_pos", "ee_delta", "ee_pose")
 STATE_NAMES = (
     *(f"joint{i}" for i in range(1, 8)),
     "gripper_opening",
@@ -100,7 +100,10 @@ class SimTaskEnv(gym.Env):
             self.cameras.check(cam)
         self.home_q = np.asarray(self.config.home_q, dtype=float)
         self.ik = DifferentialIK(self.model, self.robot, self.home_q)
-        self.ee_controller = EEDeltaController(self.ik, self.config.ee_workspace)
+        ee_controllers = {"ee_delta": EEDeltaController, "ee_pose": EEPoseController}
+        self.ee_controller = ee_controllers.get(controller, EEDeltaController)(
+            self.ik, self.config.ee_workspace
+        )
         self.fps = self.config.fps
         self.n_substeps = round(1.0 / (self.fps * PHYSICS_TIMESTEP))
         self.max_episode_steps = self.config.max_episode_steps
@@ -270,6 +273,8 @@ class SimTaskEnv(gym.Env):
     def action_names(self) -> tuple[str, ...]:
         if self.controller == "joint_pos":
             return (*(f"joint{i}" for i in range(1, 8)), "gripper")
+        if self.controller == "ee_pose":
+            return ("x", "y", "z", "qw", "qx", "qy", "qz", "gripper")
         return ("dx", "dy", "dz", "drx", "dry", "drz", "gripper")
 
     # ---- robot-level access (ROS sim node, replay) ------------------------------------------------
@@ -319,6 +324,10 @@ class SimTaskEnv(gym.Env):
             lower, upper = self.robot.joint_limits
             low = np.append(lower[:7], 0.0)
             high = np.append(upper[:7], 1.0)
+        elif self.controller == "ee_pose":
+            corner_low, corner_high = self.config.ee_workspace
+            low = np.concatenate([corner_low, -np.ones(4), [0.0]])
+            high = np.concatenate([corner_high, np.ones(4), [1.0]])
         else:
             low, high = np.append(-EE_DELTA_MAX, 0.0), np.append(EE_DELTA_MAX, 1.0)
         return gym.spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)

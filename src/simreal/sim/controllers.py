@@ -1,4 +1,5 @@
-"""End-effector control on top of the joint servos: damped least-squares IK and an EE-delta controller.
+"""End-effector control on top of the joint servos: damped least-squares IK, an EE-delta and an
+absolute EE-pose controller.
 
 Frames: every pose is the TCP site's pose in the robot base frame; positions in metres, quaternions
 wxyz, rotation deltas as axis-angle vectors (rad) in the base frame.
@@ -141,3 +142,34 @@ class EEDeltaController:
         self.target_quat /= np.linalg.norm(self.target_quat)
         self.q_target = self.ik.solve(self.target_pos, self.target_quat, self.q_target)
         return self.q_target, float(action[6])
+
+
+class EEPoseController:
+    """Turns (8,) actions [x, y, z (m), qw, qx, qy, qz (TCP orientation), gripper] into joint targets.
+
+    The absolute pose is what a policy learns most easily (a grasp target is where the object is), and
+    errors do not accumulate as they do with deltas. Positions are clamped to `workspace`; the
+    quaternion is normalised (a near-zero one keeps the previous orientation). IK starts from the
+    previous solution, so consecutive targets give consecutive joint targets.
+    """
+
+    def __init__(self, ik: DifferentialIK, workspace: tuple[np.ndarray, np.ndarray]):
+        self.ik = ik
+        self.workspace = (np.asarray(workspace[0], float), np.asarray(workspace[1], float))
+        self.q_target = ik.home_q.copy()
+        self.target_quat = np.array([1.0, 0, 0, 0])
+
+    def reset(self, q7: np.ndarray) -> None:
+        """Starts the IK from joint angles `q7` (rad)."""
+        self.q_target = np.asarray(q7, dtype=float).copy()
+        self.target_quat = self.ik.forward(self.q_target)[1]
+
+    def joint_targets(self, action: np.ndarray) -> tuple[np.ndarray, float]:
+        """(q7 rad, gripper in [0, 1]) for one absolute EE-pose action."""
+        quat = np.asarray(action[3:7], dtype=float)
+        norm = float(np.linalg.norm(quat))
+        if norm > 1e-6:
+            self.target_quat = quat / norm
+        pos = np.clip(action[:3], *self.workspace)
+        self.q_target = self.ik.solve(pos, self.target_quat, self.q_target)
+        return self.q_target, float(action[7])

@@ -3,7 +3,8 @@
 A task's expert subclasses `WaypointExpert` and implements `plan()`, returning TCP waypoints from
 privileged simulator state. The base walks a commanded TCP pose towards the current waypoint at a
 bounded speed, turns it into joint targets with the env's IK, and emits actions for the env's
-controller (absolute joint targets for "joint_pos", pose deltas for "ee_delta"). When the plan runs
+controller (absolute joint targets for "joint_pos", pose deltas for "ee_delta", the commanded
+pose for "ee_pose"). When the plan runs
 out, `plan()` is called again, so a task can re-plan (retry a failed grasp, push again, ...).
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simreal.geometry import canonical_quat
 from simreal.sim.controllers import axis_angle_to_quat, quat_error, quat_multiply
 
 
@@ -81,6 +83,9 @@ class WaypointExpert:
             q = self._cmd_q + self.joint_noise * self.noise * self.rng.standard_normal(7)
             lower, upper = env.robot.joint_limits
             action = np.append(np.clip(q, lower[:7], upper[:7]), waypoint.gripper)
+        elif env.controller == "ee_pose":
+            quat = canonical_quat(self._cmd_quat)
+            action = np.concatenate([self._cmd_pos, quat, [waypoint.gripper]])
         else:
             delta_rot = quat_error(self._cmd_quat, prev_quat)
             action = np.concatenate([self._cmd_pos - prev_pos, delta_rot, [waypoint.gripper]])
