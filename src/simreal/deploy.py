@@ -217,6 +217,7 @@ def closed_loop_episodes(
     ROS_DOMAIN_ID of the graph (default derived from the pid). Returns {"seeds", "ros": {success_rate,
     success_ci95, per_episode}, "eval": eval's summary (when ``compare_eval``), "command": receiver-side
     command rate (Hz) and period jitter p50/p99 (ms), "node": the policy node's own diagnostics}.
+    Leaves no files behind (its scratch folder goes on return; an error quotes the nodes' logs).
     """
     from simreal.datasets import used_seeds
     from simreal.evaluate import evaluate, wilson_interval
@@ -275,6 +276,28 @@ def _ik_parameters(task: str) -> dict:
 
 
 def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, launch_dir, domain):
+    """Run the episodes; the graph's scratch files (its observation spec, the node logs) live in a
+    temporary folder removed on return. A failure carries the tail of each node's log instead."""
+    with tempfile.TemporaryDirectory(prefix="simreal_closed_loop_") as scratch:
+        folder = Path(scratch)
+        try:
+            return _run_graph(
+                folder, pretrained, meta, seeds, time_limit, control_rate, launch, launch_dir, domain
+            )
+        except UserError as exc:  # the nodes are stopped by now: their logs are complete
+            raise UserError(f"{exc}\n{_log_tails(folder)}") from exc
+
+
+def _log_tails(folder: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of every node log in ``folder``, for an error message."""
+    parts = []
+    for log in sorted(folder.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        parts.append(f"--- {log.stem} (last {len(tail)} lines of its log) ---\n" + "\n".join(tail))
+    return "\n".join(parts)
+
+
+def _run_graph(folder, pretrained, meta, seeds, time_limit, control_rate, launch, launch_dir, domain):
     import rclpy
     import yaml
     from tqdm import tqdm
@@ -285,7 +308,6 @@ def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, lau
     features = json.loads((pretrained / "config.json").read_text())["input_features"]
     spec = yaml.safe_load((launch_dir / "config" / "pick_place_observations.yaml").read_text())
     spec["features"] = {k: v for k, v in spec["features"].items() if k in features}
-    folder = Path(tempfile.mkdtemp(prefix="simreal_closed_loop_"))
     (folder / "obs.yaml").write_text(yaml.safe_dump(spec))
     args = argparse.Namespace(
         launch=launch,
@@ -325,14 +347,15 @@ def _ros_episodes(pretrained, meta, seeds, time_limit, control_rate, launch, lau
         procs: list[subprocess.Popen] = []
         teardown.callback(_stop_processes, procs, timeout=20.0)
         for exe, name, params in nodes:
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", MODULES[exe], *_ros_args(name, params)],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=open(folder / f"{name}.log", "w"),  # noqa: SIM115 (closed with the process)
+            with open(folder / f"{name}.log", "w") as log:  # the child keeps its own descriptor
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", MODULES[exe], *_ros_args(name, params)],
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=log,
+                    )
                 )
-            )
         driver.wait_ready(timeout=120.0)
         rows = []
         with tqdm(seeds, desc="ROS closed loop", unit="episode") as bar:

@@ -183,16 +183,21 @@ def deploy_and_watch(ros, checkpoint, tmp_path, drop) -> dict:
 
 
 @pytest.mark.parametrize("checkpoint_fixture", ["checkpoint", "ee_pose_checkpoint"])
-def test_closed_loop_episodes_run_eval_seeds_over_ros(checkpoint_fixture, request):
+def test_closed_loop_episodes_run_eval_seeds_over_ros(checkpoint_fixture, request, monkeypatch, tmp_path):
     """simreal.deploy.closed_loop_episodes (the `make demo` ROS step): the same seeds over DDS and in
     `simreal eval`, each ROS episode reset to its seed through the sim's parameter + /sim/reset, ended by
-    the task's time limit; an ee_pose policy has the node solve IK for every chunk it schedules."""
+    the task's time limit; an ee_pose policy has the node solve IK for every chunk it schedules. Its
+    scratch folder (observation spec, node logs) is gone afterwards."""
+    import tempfile
+
     from ros_harness import unique_domain_id
 
     from simreal.deploy import closed_loop_episodes
 
     checkpoint = request.getfixturevalue(checkpoint_fixture)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this call's temporary files, and no other's
     result = closed_loop_episodes(checkpoint, episodes=2, max_steps=20, domain=unique_domain_id())
+    assert not list(tmp_path.glob("simreal_closed_loop_*"))
     ros, ev, node = result["ros"], result["eval"], result["node"]
     seeds = result["seeds"]
     assert [e["seed"] for e in ros["per_episode"]] == [e["seed"] for e in ev["per_episode"]] == seeds
@@ -204,3 +209,25 @@ def test_closed_loop_episodes_run_eval_seeds_over_ros(checkpoint_fixture, reques
     assert node["inferences"] >= 1 and node.get("convert_error", 0) == 0, node
     if checkpoint_fixture == "ee_pose_checkpoint":
         assert node["ik_latency_p50_ms"] > 0, node
+
+
+def test_closed_loop_scratch_is_removed_and_a_failure_carries_the_node_logs(monkeypatch, tmp_path):
+    """The graph's scratch folder goes whether the episodes end or fail; a failure's message ends with
+    the tail of each node's log, which is gone with the folder."""
+    import tempfile
+
+    from simreal import deploy
+    from simreal.errors import UserError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def fail(folder, *args):
+        (folder / "policy_node.log").write_text("starting\nerror: observation.pointcloud is missing\n")
+        raise UserError("closed loop: no /sim/task_status within 120 s")
+
+    monkeypatch.setattr(deploy, "_run_graph", lambda folder, *args: ([], {}, {}))
+    assert deploy._ros_episodes(*[None] * 8) == ([], {}, {})
+    monkeypatch.setattr(deploy, "_run_graph", fail)
+    with pytest.raises(UserError, match=r"(?s)task_status.*policy_node.*observation.pointcloud is missing"):
+        deploy._ros_episodes(*[None] * 8)
+    assert not list(tmp_path.glob("simreal_closed_loop_*"))

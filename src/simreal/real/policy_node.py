@@ -19,6 +19,12 @@ qz, gripper) or ee_delta (dx, dy, dz m, drx, dry, drz rad, gripper; base frame) 
 joint targets by damped least-squares IK on the arm's MJCF (``robot_mjcf``; simreal's Panda by default)
 on the inference thread, clamped to ``ee_workspace`` as in simulation: see cartesian_chunks. IK time
 per chunk is published beside the inference latency.
+
+Time: every stamp, age and deadline is on the node's ROS clock, so with ``use_sim_time`` (sim_robot_node
+with ``publish_clock``) observation alignment, ``max_age``, the watchdog and the action schedule all run
+on /clock. The control thread still wakes ``control_rate`` times per wall second, but a tick acts on the
+simulated time since the last one: none (a paused or not yet started simulation) sends nothing, and the
+velocity bound is per simulated second whatever the real-time factor.
 """
 
 from __future__ import annotations
@@ -139,6 +145,7 @@ class PolicyNode(Node):
         self._safety_lock = threading.Lock()  # the control thread filters, executor callbacks observe
         self.obs_to_command = deque(maxlen=1000)  # s from a chunk's observation to its first command
         self._generation_seen = 0
+        self._last_tick = None  # clock time (s) of the last control tick on sim time
 
         for feature, index, source in spec.sources():
             self.create_subscription(
@@ -239,8 +246,22 @@ class PolicyNode(Node):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _tick_dt(self, now: float) -> float | None:
+        """Seconds this control tick stands for: the period on wall time; on sim time the simulated
+        seconds since the last tick, or None when the clock has not moved (nothing to do)."""
+        if not self.get_clock().ros_time_is_active:
+            self._last_tick = None
+            return self.dt
+        last, self._last_tick = self._last_tick, now
+        if last is None or now <= last:  # first tick, paused, or the clock went back (sim restarted)
+            return None
+        return now - last
+
     def _on_control(self) -> None:
         now = self._now()
+        dt = self._tick_dt(now)
+        if dt is None:
+            return
         age, stalest = self.aligner.stalest(now)
         stale = None
         if self.safety.running and age > self.aligner.spec.max_age:
@@ -248,7 +269,7 @@ class PolicyNode(Node):
             self.schedule.clear()  # never resume an old plan when the data comes back
         target = None if stale else self.schedule.sample(now)
         with self._safety_lock:
-            command = self.safety.filter(target, now, self.dt, stale=stale)
+            command = self.safety.filter(target, now, dt, stale=stale)
         if command is None:
             return
         if self.params["output"] == "forward_position":
@@ -256,7 +277,7 @@ class PolicyNode(Node):
         else:
             # Time 0 in the header: ros2_control starts the trajectory on receipt.
             msg = messages.joint_trajectory_msg(
-                self.command_names, command.position, [self.dt], command.velocity, stamp=0.0
+                self.command_names, command.position, [dt], command.velocity, stamp=0.0
             )
             self.command_pub.publish(msg)
         if self.schedule.generation != self._generation_seen:

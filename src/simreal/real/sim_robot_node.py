@@ -11,8 +11,11 @@ commands only, as a ros2_control arm (policy_node turns an ee_pose / ee_delta po
 setting ``seed`` (e.g. ``ros2 param set``) chooses the next reset's seed.
 
 Physics (2 ms steps) follows the wall clock: each tick advances as many steps as real time demands.
-With ``publish_clock`` the node instead steps ``real_time_factor`` x real time and publishes /clock, so
-nodes run with use_sim_time follow the simulation, and stamps are simulation time.
+With ``publish_clock`` the node instead steps ``real_time_factor`` x real time and publishes /clock (one
+message per tick, before that tick's joint states), so nodes run with use_sim_time follow the simulation;
+every stamp is then simulation time (s since the node started), and ``camera_rate`` is per simulated
+second: cameras render when simulation time reaches their next frame, as a simulator's sensors do, so a
+faster-than-real-time sim does not starve a policy of fresh images.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ PARAMETERS: ParameterTable = {
     "camera_namespace": ("/camera", "cameras publish <ns>/<cam>/image_raw, camera_info; <ns>/points"),
     "base_frame": ("base", "frame_id of /ee_pose and the point cloud"),
     "state_rate": (100.0, "Hz of physics ticks and /joint_states, /ee_pose"),
-    "camera_rate": (10.0, "Hz of images, camera_info, point cloud and task status"),
+    "camera_rate": (10.0, "Hz (of sim time with publish_clock) of images, camera_info, cloud, task status"),
     "publish_clock": (False, "step on simulation time and publish /clock"),
     "real_time_factor": (1.0, "with publish_clock: simulated seconds per wall second"),
 }
@@ -67,6 +70,8 @@ class SimRobotNode(Node):
     def __init__(self, **node_kwargs):
         super().__init__("sim_robot_node", **node_kwargs)
         p = self.params = declare_parameters(self, PARAMETERS)
+        if p["publish_clock"] and p["real_time_factor"] <= 0:
+            raise UserError(f"sim_robot_node: real_time_factor must be positive, got {p['real_time_factor']}")
         from simreal.sim import ObservationConfig, make_env
 
         self.obs_config = ObservationConfig.parse(p["observation"])
@@ -79,6 +84,8 @@ class SimRobotNode(Node):
         self._reset_episode()
         self.sim_time = 0.0  # s of physics since the node started (drives /clock)
         self._wall_start = time.monotonic()
+        self._step_debt = 0.0  # fractional physics steps owed on sim time (a factor of 0.3 is 1.5 / tick)
+        self._next_camera = 0.0  # s of sim time of the next camera frame (on sim time)
 
         sensor = qos_profile_sensor_data
         self.joint_pub = self.create_publisher(JointState, "/joint_states", sensor)
@@ -101,7 +108,8 @@ class SimRobotNode(Node):
         self.create_service(Trigger, "/sim/reset", self._on_reset)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(1.0 / p["state_rate"], self._on_tick)
-        self.create_timer(1.0 / p["camera_rate"], self._on_camera)
+        if self.clock_pub is None:  # on sim time, _on_tick renders the cameras at their sim-time frames
+            self.create_timer(1.0 / p["camera_rate"], self._on_camera)
         self.get_logger().info(
             f"{p['task']} sim robot, seed {self.episode_seed}, cameras {self.obs_config.cameras}"
         )
@@ -116,7 +124,9 @@ class SimRobotNode(Node):
 
     def _on_tick(self) -> None:
         if self.clock_pub is not None:
-            steps = round(1.0 / (self.params["state_rate"] * PHYSICS_DT) * self.params["real_time_factor"])
+            self._step_debt += self.params["real_time_factor"] / (self.params["state_rate"] * PHYSICS_DT)
+            steps = int(self._step_debt + 1e-9)  # whole steps only; the fraction carries to the next tick
+            self._step_debt -= steps
         else:  # catch up with the wall clock (timer jitter does not accumulate into drift)
             behind = (time.monotonic() - self._wall_start) - self.sim_time
             steps = int(np.clip(round(behind / PHYSICS_DT), 0, MAX_CATCH_UP))
@@ -136,6 +146,11 @@ class SimRobotNode(Node):
         self.pose_pub.publish(
             messages.pose_msg(position, quat, stamp=stamp, frame_id=self.params["base_frame"])
         )
+        if self.clock_pub is not None and self.sim_time >= self._next_camera - 1e-9:
+            period = 1.0 / self.params["camera_rate"]
+            # The next frame on the sim-time grid after now: a tick longer than a period skips frames.
+            self._next_camera += period * (1 + int((self.sim_time - self._next_camera) / period + 1e-9))
+            self._on_camera()
 
     def _on_camera(self) -> None:
         stamp = self.now()
