@@ -14,7 +14,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--obs",
         default="state,rgb,pointcloud",
         help="observation config whose features are listed, as for `simreal collect --obs` "
-        "(comma-separated: state, rgb, depth, pointcloud, color, cameras=a+b, points=N, size=HxW); "
+        "(comma-separated: state, env_state, rgb, depth, pointcloud, color, cameras=a+b, points=N, "
+        "size=HxW); "
         "default: %(default)s",
     )
 

@@ -207,7 +207,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--obs",
         default="state,rgb,pointcloud",
-        help="comma-separated observations: state, rgb, depth, pointcloud, color (coloured cloud) "
+        help="comma-separated observations: state, env_state (object/goal poses), rgb, depth, pointcloud, "
+        "color (coloured cloud) "
         "(default state,rgb,pointcloud)",
     )
     add_sensor_arguments(parser, num_points=512)

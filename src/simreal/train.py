@@ -203,7 +203,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--obs",
         default="state,pointcloud",
-        help="comma-separated observations the policy sees: state, pointcloud, rgb (all cameras), "
+        help="comma-separated observations the policy sees: state, env_state, pointcloud, rgb (all cameras), "
         "a camera name, or full feature names (default: state,pointcloud)",
     )
     parser.add_argument(

@@ -9,7 +9,9 @@ import pytest
 from simreal.errors import UserError
 from simreal.sim import GYM_IDS, TASKS, ObservationConfig, make_env
 
-FULL_OBS = ObservationConfig(depth=True, pointcloud_color=True, num_points=256, image_size=(64, 64))
+FULL_OBS = ObservationConfig(
+    env_state=True, depth=True, pointcloud_color=True, num_points=256, image_size=(64, 64)
+)
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))

@@ -5,6 +5,8 @@ A task is a small subclass that supplies
   - `on_model_loaded()`: look up its body/geom ids once the model exists,
   - `randomize(rng)`: write the episode's initial object poses into `self.data` (robot already home),
   - `is_success()` and `progress()` (float in [0, 1]),
+  - `environment_state()` and `environment_state_names`: its object and goal poses as a flat vector
+    (the `env_state` observation),
   - `make_expert(rng, noise)`: a scripted expert (see simreal.sim.expert.WaypointExpert),
 and class attributes `name`, `description` (one line for `simreal tasks`), `task_description` (the
 LeRobot task string) and `Config` (a TaskConfig subclass with the task's own fields).
@@ -65,6 +67,7 @@ class SimTaskEnv(gym.Env):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     task_description: ClassVar[str] = ""
+    environment_state_names: ClassVar[tuple[str, ...]] = ()  # one per `environment_state()` entry
     Config: ClassVar[type[TaskConfig]] = TaskConfig
     metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 20}
 
@@ -83,6 +86,10 @@ class SimTaskEnv(gym.Env):
             raise UserError(f"unknown controller {controller!r}; choose one of {', '.join(CONTROLLERS)}")
         self.config = config if config is not None else self.default_config()
         self.obs_config = (obs if obs is not None else ObservationConfig()).validated()
+        if self.obs_config.env_state and not self.environment_state_names:
+            raise UserError(
+                f"task {self.name!r} has no environment state: drop env_state from the observations"
+            )
         self.controller = controller
         self.render_mode = render_mode
         # The framebuffer holds every view of one observation side by side (rendering.TiledRenderer).
@@ -133,6 +140,11 @@ class SimTaskEnv(gym.Env):
 
     def progress(self) -> float:
         """Dense task progress in [0, 1] (1 at success)."""
+        raise NotImplementedError
+
+    def environment_state(self) -> np.ndarray:
+        """The task's object and goal poses, one value per `environment_state_names` entry (metres in
+        the base frame; angles as cos/sin of a multiple of the yaw, so symmetric poses coincide)."""
         raise NotImplementedError
 
     def make_expert(self, rng: np.random.Generator, noise: float | None = None):
@@ -186,6 +198,8 @@ class SimTaskEnv(gym.Env):
         out: dict[str, np.ndarray] = {}
         if cfg.state:
             out[keys.STATE_KEY] = self.state_vector()
+        if cfg.env_state:
+            out[keys.ENV_STATE_KEY] = np.asarray(self.environment_state(), dtype=np.float32)
         frames = self._render_frames()
         for cam in cfg.cameras:
             rgb, depth = frames.get((cam, cfg.image_size), (None, None))
@@ -241,6 +255,12 @@ class SimTaskEnv(gym.Env):
                 "dtype": "float32",
                 "shape": (len(STATE_NAMES),),
                 "names": list(STATE_NAMES),
+            }
+        if cfg.env_state:
+            feats[keys.ENV_STATE_KEY] = {
+                "dtype": "float32",
+                "shape": (len(self.environment_state_names),),
+                "names": list(self.environment_state_names),
             }
         for cam in cfg.cameras:
             if cfg.rgb:

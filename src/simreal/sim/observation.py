@@ -8,6 +8,8 @@ from simreal.errors import UserError
 
 STATE_KEY = "observation.state"
 POINTCLOUD_KEY = "observation.pointcloud"
+# LeRobot's name for low-dimensional task state (object and goal poses); policies see FeatureType.ENV.
+ENV_STATE_KEY = "observation.environment_state"
 ACTION_KEY = "action"
 
 
@@ -24,6 +26,8 @@ class ObservationConfig:
     """Which observations an env returns.
 
     state: joint angles, gripper opening, TCP pose (see `SimTaskEnv.state_names`).
+    env_state: the task's object and goal poses from the simulator (`SimTaskEnv.environment_state`),
+        privileged low-dimensional input for fast learning (Diffusion Policy's low-dim variants).
     cameras: cameras that produce images/depth; the point cloud fuses the task's `pointcloud_cameras`.
     rgb / depth: per-camera uint8 (H, W, 3) images / float32 (H, W, 1) metric depth.
     pointcloud: float32 (num_points, 3) xyz in the base frame, (num_points, 6) with `pointcloud_color`.
@@ -31,6 +35,7 @@ class ObservationConfig:
     """
 
     state: bool = True
+    env_state: bool = False
     cameras: tuple[str, ...] = ("front", "wrist")
     rgb: bool = True
     depth: bool = False
@@ -46,16 +51,17 @@ class ObservationConfig:
 
     @classmethod
     def parse(cls, spec: str) -> ObservationConfig:
-        """From a CLI string of comma-separated items: the modalities to switch on ("state", "rgb",
-        "depth", "pointcloud", "color") and options "cameras=front+wrist", "points=1024",
-        "size=128x128" (H x W). Modalities not named are off.
+        """From a CLI string of comma-separated items: the modalities to switch on ("state",
+        "env_state", "rgb", "depth", "pointcloud", "color") and options "cameras=front+wrist",
+        "points=1024", "size=128x128" (H x W). Modalities not named are off.
         Example: "state,rgb,pointcloud,cameras=front,points=1024"."""
-        flags = {"state": False, "rgb": False, "depth": False, "pointcloud": False, "pointcloud_color": False}
+        modalities = ("state", "env_state", "rgb", "depth", "pointcloud")
+        flags = dict.fromkeys((*modalities, "pointcloud_color"), False)
         options: dict = {}
         for item in (s.strip() for s in spec.split(",") if s.strip()):
             key, _, value = item.partition("=")
             try:
-                if not value and key in ("state", "rgb", "depth", "pointcloud"):
+                if not value and key in modalities:
                     flags[key] = True
                 elif not value and key == "color":
                     flags["pointcloud_color"] = flags["pointcloud"] = True
@@ -70,7 +76,7 @@ class ObservationConfig:
                     raise ValueError
             except ValueError:
                 raise UserError(
-                    f"bad observation item {item!r}; use state, rgb, depth, pointcloud, color, "
+                    f"bad observation item {item!r}; use state, env_state, rgb, depth, pointcloud, color, "
                     "cameras=a+b, points=N, size=HxW"
                 ) from None
         return cls(**flags, **options).validated()
@@ -83,7 +89,7 @@ class ObservationConfig:
             raise UserError(f"image_size must be (H, W) with both >= 8, got {self.image_size}")
         if (self.rgb or self.depth) and not self.cameras:
             raise UserError("rgb/depth observations need at least one camera")
-        if not (self.state or self.rgb or self.depth or self.pointcloud):
+        if not (self.state or self.env_state or self.rgb or self.depth or self.pointcloud):
             raise UserError("the observation config switches every modality off")
         return self
 

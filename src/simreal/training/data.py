@@ -25,6 +25,7 @@ ACTION = "action"
 # Short names accepted by --obs, each expanding to the dataset features with that prefix.
 OBS_ALIASES = {
     "state": ("observation.state",),
+    "env_state": ("observation.environment_state",),
     "pointcloud": ("observation.pointcloud",),
     "rgb": ("observation.images.",),
     "image": ("observation.images.",),

@@ -10,6 +10,10 @@ is `success_depth` (3 cm) below the block's top with its centre inside the hole 
 side clearance plus 1 mm of tilt). Progress: 0.2 for bringing the TCP to the peg, 0.5 for carrying the
 peg over the hole, 0.3 for the inserted depth; 1 at success.
 
+Environment state (the `env_state` observation): the peg's centre xyz, its yaw as (cos 4ψ, sin 4ψ)
+(a square peg looks the same every 90 deg), its tilt (x, y of its long axis, 0 when upright), the
+hole's centre xy and its yaw as (cos 4ψ, sin 4ψ) (a square hole).
+
 Contact set-up: peg and walls use stiff contacts (solref 4 ms, solimp 0.95-0.99) so they interpenetrate
 well under the clearance; the walls are slippery (friction 0.3, priority 1 so it rules the peg-wall
 contact) while the peg grips the fingers (friction 1.5 through the pads, condim 4 so it does not
@@ -58,6 +62,10 @@ class PegInsertEnv(SimTaskEnv):
         "pick up a square peg (random pose) and insert it into a hole (random pose, 1.5 mm clearance)"
     )
     task_description = "Pick up the peg and insert it into the hole."
+    environment_state_names = (
+        *("peg_x", "peg_y", "peg_z", "peg_cos4yaw", "peg_sin4yaw", "peg_tilt_x", "peg_tilt_y"),
+        *("hole_x", "hole_y", "hole_cos4yaw", "hole_sin4yaw"),
+    )
     Config = PegInsertConfig
 
     def objects_xml(self) -> str:
@@ -124,6 +132,18 @@ class PegInsertEnv(SimTaskEnv):
         """Centre of the hole's floor (m, base frame, on the table) and the block's yaw (rad)."""
         w, _, _, z = self.data.mocap_quat[self._hole_mocap]
         return self.data.mocap_pos[self._hole_mocap].copy(), 2 * math.atan2(z, w)
+
+    def environment_state(self) -> np.ndarray:
+        """Peg centre (m), peg yaw as (cos 4ψ, sin 4ψ), peg axis x, y (unit vector components), hole
+        centre xy (m), hole yaw as (cos 4ψ, sin 4ψ); base frame."""
+        peg, _ = self.peg_pose()
+        axis = self.data.xmat[self._peg_body].reshape(3, 3)[:, 2]
+        hole, hole_yaw = self.hole_pose()
+        peg_yaw = self.peg_yaw()
+        return np.array([
+            *peg, math.cos(4 * peg_yaw), math.sin(4 * peg_yaw), axis[0], axis[1],
+            *hole[:2], math.cos(4 * hole_yaw), math.sin(4 * hole_yaw),
+        ])  # fmt: skip
 
     def peg_bottom(self) -> np.ndarray:
         """Centre of the peg's bottom face (m, base frame)."""

@@ -4,6 +4,9 @@ Randomised per episode: the cube's position (x 0.35..0.60 m, y -0.22..0.22 m) an
 pad's position (same region, at least 0.14 m away from the cube). Success: the cube rests on the pad
 (its centre within `success_radius` of the pad's centre in xy, its bottom on the pad) and the fingers
 have let go of it. The pad is 6 mm tall so it shows in point clouds after table removal.
+
+Environment state (the `env_state` observation): cube centre xyz, cube yaw as (cos 4ψ, sin 4ψ) (the
+cube looks the same every 90 deg), pad centre xy.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def yaw_of(quat: np.ndarray) -> float:
 class PickPlaceEnv(SimTaskEnv):
     description = "pick up a cube (random pose) and place it on a round target pad (random position)"
     task_description = "Pick up the red cube and place it on the green pad."
+    environment_state_names = ("cube_x", "cube_y", "cube_z", "cube_cos4yaw", "cube_sin4yaw", "pad_x", "pad_y")
     Config = PickPlaceConfig
 
     def objects_xml(self) -> str:
@@ -91,6 +95,12 @@ class PickPlaceEnv(SimTaskEnv):
     def target_position(self) -> np.ndarray:
         """Centre of the pad's top face (m, base frame)."""
         return self.data.mocap_pos[self._target_mocap] + np.array([0.0, 0.0, PAD_TOP])
+
+    def environment_state(self) -> np.ndarray:
+        """Cube centre (m), cube yaw as (cos 4ψ, sin 4ψ), pad centre xy (m); base frame."""
+        cube, quat = self.cube_pose()
+        yaw4 = 4.0 * yaw_of(quat)
+        return np.array([*cube, np.cos(yaw4), np.sin(yaw4), *self.target_position()[:2]])
 
     def _fingers_touch_cube(self) -> bool:
         for contact in self.data.contact[: self.data.ncon]:

@@ -14,6 +14,8 @@ at rest there (speed < 1 cm/s and < 0.1 rad/s), so a block sliding through the t
 LeRobot's PushT asks for 95% area coverage instead, which is stricter: with this 3 cm wide T, a 2 cm
 shift alone leaves 52% coverage in the worst direction, 10 deg alone 80%, both together 47%.
 Progress: 1 - (normalised position error + normalised yaw error) / 2 beyond the tolerances, 1 at success.
+Environment state (the `env_state` observation): the block's centre xy and yaw as (cos ψ, sin ψ) (the T
+has no rotational symmetry), and the target's, which names the goal should `target_pose` be changed.
 
 The task is multimodal: a rotation can be made by pushing either end of the bar, a translation by
 pushing several faces. The expert (`PushTExpert`) picks, every stroke, the contact point and push
@@ -163,6 +165,10 @@ def plan_push(
 class PushTEnv(SimTaskEnv):
     description = "push a T-shaped block (random pose) into a fixed target pose with the closed gripper"
     task_description = "Push the T-shaped block onto the green T-shaped target."
+    environment_state_names = (
+        *("block_x", "block_y", "block_cos_yaw", "block_sin_yaw"),
+        *("target_x", "target_y", "target_cos_yaw", "target_sin_yaw"),
+    )
     Config = PushTConfig
 
     def objects_xml(self) -> str:
@@ -219,6 +225,12 @@ class PushTEnv(SimTaskEnv):
         """(x m, y m, yaw rad) of the block's centre of mass in the base frame."""
         q = self._qpos
         return np.array([self.data.qpos[q], self.data.qpos[q + 1], yaw_of(self.data.qpos[q + 3 : q + 7])])
+
+    def environment_state(self) -> np.ndarray:
+        """Block and target (x m, y m, cos yaw, sin yaw), base frame."""
+        block, target = self.block_pose(), self.target
+        return np.array([*block[:2], math.cos(block[2]), math.sin(block[2]),
+                         *target[:2], math.cos(target[2]), math.sin(target[2])])  # fmt: skip
 
     def pose_error(self, pose: np.ndarray) -> tuple[float, float]:
         """(position error m, absolute yaw error rad) of block pose (x, y, yaw) to the target."""
