@@ -163,3 +163,18 @@ def test_existing_dataset_of_another_schema_is_refused(tmp_path, capsys):
     assert main([*base, "--obs", "state"]) == 2  # no --resume: refuse a non-empty directory
     assert "already exists" in one_line_error(capsys)
     assert tree_digest(out) == before
+
+
+def test_resume_accepts_a_dataset_older_than_an_observation_setting(tmp_path):
+    import json
+
+    out = tmp_path / "older"
+    base = ["collect", "--episodes", "1", "--obs", "state", "--out", str(out), "--no-progress"]
+    assert main(base) == 0
+    sidecar = out / "meta" / "simreal.json"
+    meta = json.loads(sidecar.read_text())
+    del meta["observation"]["env_state"]  # as written before env_state existed
+    sidecar.write_text(json.dumps(meta))
+    assert main([*base, "--resume"]) == 0
+    assert validate_dataset(out).episodes == 2
+    assert main([*base, "--obs", "state,env_state", "--resume"]) == 2  # a real difference is refused

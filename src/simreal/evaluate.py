@@ -77,12 +77,17 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(
-    pretrained_dir: str, dataset_meta: dict, task: str | None, threads: int, overrides: dict
+    pretrained_dir: str,
+    dataset_meta: dict,
+    task: str | None,
+    threads: int,
+    overrides: dict,
+    inference_steps: int | None,
 ) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    runner = load_runner(pretrained_dir)
+    runner = load_runner(pretrained_dir, inference_steps=inference_steps)
     env = make_task_env(dataset_meta, task, **overrides)
     # One untimed call first: lazy initialisation (kernels, scripting) is not per-call latency.
     runner(env.reset(seed=0)[0])
@@ -105,12 +110,14 @@ def evaluate(
     videos: int = 3,
     skip_demo_seeds: bool = False,
     max_steps: int | None = None,
+    inference_steps: int | None = None,
 ) -> dict[str, Any]:
     """Roll the checkpoint's policy out for `episodes` held-out seeds; returns the summary dict.
 
     `checkpoint`: a run directory (uses checkpoints/last), a checkpoint or a pretrained_model dir.
     The first `videos` episodes are filmed into `video_dir` when it is given. `max_steps` replaces
-    the task's episode limit (control steps).
+    the task's episode limit (control steps); `inference_steps` the policy's saved number of sampling
+    steps (network calls per chunk).
     """
     from simreal.datasets import used_seeds
 
@@ -124,7 +131,7 @@ def evaluate(
     workers = max(1, min(workers, len(seeds)))
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
-    initargs = (str(pretrained), dataset_meta, task, threads, overrides)
+    initargs = (str(pretrained), dataset_meta, task, threads, overrides, inference_steps)
     bar = tqdm(total=len(seeds), desc="eval", unit="episode")
     results: list[Episode] = []
 
@@ -163,6 +170,7 @@ def evaluate(
         "task": task or dataset_meta.get("task"),
         "seeds": {"start": seeds[0], "end": seeds[-1], "skipped_demo_seeds": skip_demo_seeds},
         "max_steps": max_steps,
+        "inference_steps": inference_steps or config.get("num_inference_steps"),
         **summarize(results),
         "videos": video_paths,
         "workers": workers,
@@ -215,6 +223,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-steps", type=int, help="episode limit in control steps (default: the task's)")
     parser.add_argument(
+        "--inference-steps",
+        type=int,
+        help="network calls per action chunk (meanflow, diffusion), replacing the checkpoint's "
+        "(default: the checkpoint's; meanflow's 1 is MP1's one-step sampling)",
+    )
+    parser.add_argument(
         "--json", metavar="OUT", help="write the full result (per-episode rows included) as JSON to OUT"
     )
 
@@ -230,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
         videos=args.videos,
         skip_demo_seeds=args.skip_demo_seeds,
         max_steps=args.max_steps,
+        inference_steps=args.inference_steps,
     )
     low, high = result["success_ci95"]
     latency = result["latency_ms"]

@@ -147,3 +147,14 @@ def test_predict_chunk_reads_a_real_history_or_repeats_one_step(checkpoints, tin
     bad = {**history, "observation.state": history["observation.state"][:, :-1]}
     with pytest.raises(UserError, match=r"\(2, \*\(15,\)\) for its history"):
         runner.predict_chunk(bad)
+
+
+def test_inference_steps_can_be_replaced_at_load(checkpoints, tiny_dataset):
+    saved = load_policy(checkpoints["meanflow"], device="cpu")
+    more = load_policy(checkpoints["meanflow"], device="cpu", inference_steps=4)
+    assert saved.policy.config.num_inference_steps == 1 and more.policy.config.num_inference_steps == 4
+    assert not np.array_equal(_actions(saved, tiny_dataset, 3), _actions(more, tiny_dataset, 3))
+    with pytest.raises(UserError, match="inference steps must be >= 1"):
+        load_policy(checkpoints["meanflow"], device="cpu", inference_steps=0)
+    with pytest.raises(UserError, match="no number of inference steps"):
+        load_policy(checkpoints["streaming"], device="cpu", inference_steps=2)

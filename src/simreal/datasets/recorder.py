@@ -224,6 +224,8 @@ def _setting_difference(new: dict, old: dict) -> str | None:
 def _observation_difference(new: dict, old: dict) -> str | None:
     old_obs, new_obs = old.get("observation") or {}, _json_roundtrip(new["observation"])
     for key in sorted(set(old_obs) | set(new_obs)):
+        if key not in old_obs and new_obs[key] in (False, None):
+            continue  # a setting newer than the dataset, left off: what the dataset recorded
         if old_obs.get(key) != new_obs.get(key):
             return f"observation {key} {old_obs.get(key)!r} != {new_obs.get(key)!r}"
     return None

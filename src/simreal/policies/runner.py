@@ -114,11 +114,14 @@ def load_policy(
     *,
     features: dict[str, Any] | None = None,
     stats: dict[str, dict[str, Any]] | None = None,
+    inference_steps: int | None = None,
 ) -> PolicyRunner:
     """Load a saved simreal policy (config.json, model.safetensors, processors) offline.
 
     `features` (e.g. `env.unwrapped.features`) and `stats` (a dataset's `meta.stats`), when given,
-    must match the checkpoint. Raises UserError naming the mismatch, or a missing or foreign file.
+    must match the checkpoint. `inference_steps` replaces the saved number of sampling steps (network
+    calls per chunk of the meanflow and diffusion heads). Raises UserError naming the mismatch, or a
+    missing or foreign file.
     """
     path = Path(checkpoint_dir)
     if not (path / "config.json").is_file():
@@ -130,6 +133,12 @@ def load_policy(
     if not isinstance(config, SimrealPolicyConfig):
         raise UserError(f"{path} holds a '{config.type}' policy, not one of simreal's")
     config.device = resolve_device(device)
+    if inference_steps is not None:
+        if not hasattr(config, "num_inference_steps"):
+            raise UserError(f"{path}: a {config.type} policy has no number of inference steps to set")
+        if inference_steps < 1:
+            raise UserError(f"inference steps must be >= 1, got {inference_steps}")
+        config.num_inference_steps = inference_steps
     policy_cls = HEADS[config.type.removeprefix("simreal_")][1]
     try:
         policy = policy_cls.from_pretrained(path, config=config, strict=True)
