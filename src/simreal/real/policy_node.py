@@ -385,9 +385,13 @@ class PolicyNode(Node):
         self.diagnostics_pub.publish(msg)
 
     def destroy_node(self):
-        self.control.close()
-        self.worker.close(timeout=30.0)  # let a running inference finish before the interpreter exits
-        if hasattr(self.runner, "close"):
+        # Also called when __init__ failed part of the way (rclpy destroys every node of the context
+        # at shutdown): close only what exists, so the error that stopped the node stays the last word.
+        if hasattr(self, "control"):
+            self.control.close()
+        if hasattr(self, "worker"):
+            self.worker.close(timeout=30.0)  # let a running inference finish before the interpreter exits
+        if hasattr(getattr(self, "runner", None), "close"):
             self.runner.close()
         return super().destroy_node()
 
