@@ -126,23 +126,16 @@ class CartesianChunkConverter:
         policy_dt: float,
         gripper: bool = True,
     ):
-        from simreal.sim.base import EE_DELTA_MAX
-        from simreal.sim.controllers import EEDeltaController, EEPoseController
+        from simreal.sim.base import EE_CONTROLLERS
 
         if controller not in EE_ACTION_DIMS:
             raise UserError(f"no IK conversion for controller {controller!r}; valid: {list(EE_ACTION_DIMS)}")
         self.controller, self.ik, self.joints_at = controller, ik, joints_at
         self.policy_dt, self.gripper = float(policy_dt), gripper
         self.action_dim = EE_ACTION_DIMS[controller]
-        low, high = (np.asarray(c, dtype=float) for c in workspace)
-        if controller == "ee_pose":
-            self._ee = EEPoseController(ik, (low, high))
-            # SimTaskEnv._make_action_space: the box every action is clipped to before the controller.
-            self.low = np.concatenate([low, -np.ones(4), [0.0]])
-            self.high = np.concatenate([high, np.ones(4), [1.0]])
-        else:
-            self._ee = EEDeltaController(ik, (low, high))
-            self.low, self.high = np.append(-EE_DELTA_MAX, 0.0), np.append(EE_DELTA_MAX, 1.0)
+        self._ee = EE_CONTROLLERS[controller](ik, workspace)
+        # The box every action is clipped to before the controller, as SimTaskEnv.step clips it.
+        self.low, self.high = self._ee.action_bounds()
         self._lock = threading.Lock()
         self._plan_times = np.zeros(0)  # ee_delta: stamps (s) of the last chunk's actions ...
         self._plan: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # ... (pos, quat, q7) after each

@@ -93,6 +93,14 @@ class InferenceWorker:
             return self.aligner.sample(now)
         return self.aligner.sample_history(now, steps, 1.0 / self.runner.fps)
 
+    def _skip_round(self, counter: str, error: str, pause: float, log_it: bool = False) -> None:
+        """Count and record why this round produced no chunk, then wait ``pause`` s before the next."""
+        self.counters[counter] += 1
+        self.last_error = error
+        if log_it:
+            log.exception(error)
+        time.sleep(pause)
+
     def _loop(self) -> None:
         set_thread_priority(self.priority)  # > 0 only when the policy runs in another process
         while not self._quit.is_set():
@@ -105,18 +113,13 @@ class InferenceWorker:
             try:
                 obs, obs_time = self._observe(now)
             except StaleObservation as exc:
-                self.counters["stale_observation"] += 1
-                self.last_error = str(exc)
-                time.sleep(self.poll)
+                self._skip_round("stale_observation", str(exc), self.poll)
                 continue
             start = time.perf_counter()
             try:
                 chunk = self.runner.predict_chunk(obs)
             except Exception as exc:  # a failing policy must not kill the thread silently
-                self.counters["inference_error"] += 1
-                self.last_error = f"inference failed: {exc!r}"
-                log.exception("inference failed")
-                time.sleep(0.1)
+                self._skip_round("inference_error", f"inference failed: {exc!r}", 0.1, log_it=True)
                 continue
             self.latencies.append(time.perf_counter() - start)
             self.counters["inferences"] += 1
@@ -125,15 +128,10 @@ class InferenceWorker:
                 try:
                     chunk = self.converter.convert(chunk, obs_time)
                 except StaleObservation as exc:  # no joint state to start the IK from
-                    self.counters["stale_observation"] += 1
-                    self.last_error = str(exc)
-                    time.sleep(self.poll)
+                    self._skip_round("stale_observation", str(exc), self.poll)
                     continue
                 except Exception as exc:  # a bad chunk must not kill the thread silently either
-                    self.counters["convert_error"] += 1
-                    self.last_error = f"action conversion failed: {exc!r}"
-                    log.exception("action conversion failed")
-                    time.sleep(0.1)
+                    self._skip_round("convert_error", f"action conversion failed: {exc!r}", 0.1, log_it=True)
                     continue
                 self.convert_latencies.append(time.perf_counter() - start)
             self.counters["dropped_actions"] += self.schedule.merge(chunk, obs_time, self.clock())

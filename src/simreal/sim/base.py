@@ -40,8 +40,8 @@ STATE_NAMES = (
     "gripper_opening",
     *(f"tcp_{c}" for c in ("x", "y", "z", "qw", "qx", "qy", "qz")),
 )
-# EE-delta action bounds per control step: 5 cm and 0.25 rad (1 m/s, 5 rad/s at 20 Hz).
-EE_DELTA_MAX = np.array([0.05, 0.05, 0.05, 0.25, 0.25, 0.25])
+# The end-effector controllers, by the name of the action space they take.
+EE_CONTROLLERS = {"ee_delta": EEDeltaController, "ee_pose": EEPoseController}
 
 
 @dataclass
@@ -107,8 +107,7 @@ class SimTaskEnv(gym.Env):
             self.cameras.check(cam)
         self.home_q = np.asarray(self.config.home_q, dtype=float)
         self.ik = DifferentialIK(self.model, self.robot, self.home_q)
-        ee_controllers = {"ee_delta": EEDeltaController, "ee_pose": EEPoseController}
-        self.ee_controller = ee_controllers.get(controller, EEDeltaController)(
+        self.ee_controller = EE_CONTROLLERS.get(controller, EEDeltaController)(
             self.ik, self.config.ee_workspace
         )
         self.fps = self.config.fps
@@ -344,12 +343,8 @@ class SimTaskEnv(gym.Env):
             lower, upper = self.robot.joint_limits
             low = np.append(lower[:7], 0.0)
             high = np.append(upper[:7], 1.0)
-        elif self.controller == "ee_pose":
-            corner_low, corner_high = self.config.ee_workspace
-            low = np.concatenate([corner_low, -np.ones(4), [0.0]])
-            high = np.concatenate([corner_high, np.ones(4), [1.0]])
         else:
-            low, high = np.append(-EE_DELTA_MAX, 0.0), np.append(EE_DELTA_MAX, 1.0)
+            low, high = self.ee_controller.action_bounds()
         return gym.spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
 
     def _make_observation_space(self) -> gym.spaces.Dict:

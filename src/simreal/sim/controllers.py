@@ -115,6 +115,10 @@ class DifferentialIK:
         return q
 
 
+# EE-delta action bounds per control step: 5 cm and 0.25 rad (1 m/s, 5 rad/s at 20 Hz).
+EE_DELTA_MAX = np.array([0.05, 0.05, 0.05, 0.25, 0.25, 0.25])
+
+
 class EEDeltaController:
     """Turns (7,) actions [dx, dy, dz (m), drx, dry, drz (rad, axis-angle, base frame), gripper] into
     joint targets.
@@ -129,6 +133,10 @@ class EEDeltaController:
         self.target_pos = np.zeros(3)
         self.target_quat = np.array([1.0, 0, 0, 0])
         self.q_target = ik.home_q.copy()
+
+    def action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) of the (7,) actions this controller takes: EE_DELTA_MAX per step, gripper [0, 1]."""
+        return np.append(-EE_DELTA_MAX, 0.0), np.append(EE_DELTA_MAX, 1.0)
 
     def reset(self, q7: np.ndarray) -> None:
         """Anchors the commanded pose at the TCP pose of joint angles `q7` (rad)."""
@@ -158,6 +166,12 @@ class EEPoseController:
         self.workspace = (np.asarray(workspace[0], float), np.asarray(workspace[1], float))
         self.q_target = ik.home_q.copy()
         self.target_quat = np.array([1.0, 0, 0, 0])
+
+    def action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) of the (8,) actions this controller takes: the workspace corners, quaternion
+        components in [-1, 1], gripper [0, 1]."""
+        low, high = self.workspace
+        return np.concatenate([low, -np.ones(4), [0.0]]), np.concatenate([high, np.ones(4), [1.0]])
 
     def reset(self, q7: np.ndarray) -> None:
         """Starts the IK from joint angles `q7` (rad)."""
