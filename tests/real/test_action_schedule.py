@@ -10,23 +10,23 @@ from simreal.real.time_alignment import ObservationAligner, StaleObservation
 
 def test_chunk_stamped_from_observation_time_and_late_actions_dropped():
     schedule = ActionSchedule(policy_dt=0.05)
-    chunk = np.arange(8, dtype=float)[:, None] * np.ones((1, 2))  # action i == i
-    dropped = schedule.merge(chunk, obs_time=1.0, now=1.12)  # actions at 1.00, 1.05, 1.10 are past
-    assert dropped == 3 and schedule.dropped == 3
-    np.testing.assert_allclose(schedule.sample(1.15), [3.0, 3.0])
-    np.testing.assert_allclose(schedule.sample(1.175), [3.5, 3.5])  # linear interpolation
-    assert schedule.depth(1.175) == 4
-    assert schedule.horizon(1.175) == pytest.approx(0.175)
+    chunk = np.arange(8, dtype=float)[:, None] * np.ones((1, 2))  # action i == i, due at 1.0 + 0.05 (i + 1)
+    dropped = schedule.merge(chunk, obs_time=1.0, now=1.12)  # actions due at 1.05 and 1.10 are past
+    assert dropped == 2 and schedule.dropped == 2
+    np.testing.assert_allclose(schedule.sample(1.15), [2.0, 2.0])
+    np.testing.assert_allclose(schedule.sample(1.175), [2.5, 2.5])  # linear interpolation
+    assert schedule.depth(1.175) == 5
+    assert schedule.horizon(1.175) == pytest.approx(0.225)
     np.testing.assert_allclose(schedule.sample(5.0), [7.0, 7.0])  # exhausted: last action held
 
 
 def test_newer_chunk_replaces_the_tail():
     schedule = ActionSchedule(policy_dt=0.1)
-    schedule.merge(np.zeros((5, 1)), obs_time=0.0, now=0.0)
-    schedule.merge(np.ones((5, 1)), obs_time=0.2, now=0.2)
-    assert schedule.sample(0.1)[0] == 0.0  # sampled forward in time, as the control loop does
-    assert schedule.sample(0.15)[0] == pytest.approx(0.5)
-    assert schedule.sample(0.2)[0] == 1.0
+    schedule.merge(np.zeros((5, 1)), obs_time=0.0, now=0.0)  # due 0.1 ... 0.5
+    schedule.merge(np.ones((5, 1)), obs_time=0.2, now=0.2)  # due 0.3 ... 0.7: replaces 0.3 on
+    assert schedule.sample(0.2)[0] == 0.0  # sampled forward in time, as the control loop does
+    assert schedule.sample(0.25)[0] == pytest.approx(0.5)
+    assert schedule.sample(0.3)[0] == pytest.approx(1.0)
     assert schedule.generation == 2 and schedule.obs_time == 0.2
 
 
@@ -85,3 +85,59 @@ def test_aligner_history_takes_one_sample_per_period_ending_at_the_tick():
     assert obs_time == pytest.approx(0.25)
     with pytest.raises(StaleObservation, match="nothing received yet"):
         aligner.sample_history(0.02, 2, 0.05)  # the older frame would be before the first sample
+
+
+class CountingRunner:
+    """A ChunkRunner whose chunk i is filled with i; it records each call's observation (its stamp)."""
+
+    features = {"observation.state": {"shape": (1,)}, "action": {"shape": (1,)}}
+    fps, n_obs_steps, controller = 50.0, 1, "joint_pos"
+
+    def __init__(self, length=5):
+        self.length, self.calls = length, []
+
+    def predict_chunk(self, obs):
+        self.calls.append(float(obs["observation.state"][0]))
+        return np.full((self.length, 1), float(len(self.calls)))
+
+    def reset(self):
+        pass
+
+
+@pytest.mark.parametrize("replan_horizon, executed", [(0.0, 5), (0.04, 3)])
+def test_worker_replans_when_the_chunk_is_used_up(replan_horizon, executed):
+    """With replan_horizon 0 every chunk runs all its actions (5 at 50 Hz: due 0.02 ... 0.1 s after its
+    observation) before the next observation, as in training; a horizon of 2 periods re-plans after 3."""
+    import threading
+    import time
+
+    from simreal.real.inference_worker import InferenceWorker
+
+    start = time.monotonic()
+    clock = lambda: time.monotonic() - start  # noqa: E731
+    source = {"topic": "/s", "type": "sensor_msgs/JointState", "joints": ["a"]}
+    spec = ObservationSpec.from_dict({"max_age": 0.5, "features": {"observation.state": source}})
+    aligner = ObservationAligner(spec)
+    done = threading.Event()
+
+    def publish():  # a 1 kHz sensor
+        while not done.is_set():
+            now = clock()
+            aligner.push("observation.state", 0, now, np.array([now]))  # the value is its stamp
+            time.sleep(0.001)
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    publisher.start()
+    runner = CountingRunner()
+    schedule = ActionSchedule(policy_dt=1 / runner.fps)
+    worker = InferenceWorker(runner, aligner, schedule, clock, replan_horizon=replan_horizon, poll=0.001)
+    worker.enable(True)
+    time.sleep(0.8)
+    worker.close()
+    done.set()
+    publisher.join()
+    gaps = np.diff(runner.calls)  # between the observations of consecutive chunks
+    period = 1 / runner.fps
+    assert len(gaps) >= 4 and schedule.dropped == 0
+    assert gaps.min() > (executed - 1) * period  # never re-planned before `executed` actions were due
+    assert np.median(gaps) < (executed + 1) * period

@@ -98,3 +98,14 @@ def test_console_scripts_are_declared():
     missing = {name: target for name, target in EXECUTABLES.items() if scripts.get(name) != target}
     lines = "\n".join(f'{name} = "{target}"' for name, target in missing.items())
     assert not missing, f"add to [project.scripts] in pyproject.toml:\n{lines}"
+
+
+@pytest.mark.parametrize("name", ["sim_policy.yaml", "arm_policy.yaml"])
+def test_policy_configs_execute_chunks_as_the_policy_was_trained(name):
+    """Each chunk runs all its actions (re-planning earlier left a policy that releases at a chunk's last
+    action never releasing over ROS), and the gripper command may open or close fully within one period
+    of a 20 Hz policy, as the env applies it (a 4/s ramp held every release past the next observation)."""
+    params = read_node_parameters(ROOT / "launch" / "config" / name, "policy_node")
+    assert params["replan_horizon"] == 0.0
+    gripper_rate = params["max_velocity"][-1]  # 1/s of the [0, 1] gripper command
+    assert gripper_rate * (1 / 20) >= 1.0

@@ -1,7 +1,11 @@
 """Time-stamped action chunks with a receding horizon, sampled at the controller rate.
 
-A chunk predicted from an observation taken at ``obs_time`` holds actions for ``obs_time + i * dt``
-(i = 0, 1, ...; ``dt`` = 1 / policy rate), as in Diffusion Policy's real-robot runner. When it arrives,
+A chunk predicted from an observation taken at ``obs_time`` holds actions due at ``obs_time + (i + 1) *
+dt`` (i = 0, 1, ...; ``dt`` = 1 / policy rate): in the dataset (and ``simreal eval``) action i is the
+target applied through the control period that follows observation i, so the robot is to reach it by
+that period's end. Re-planning when the schedule runs out then gives each chunk exactly the periods it
+had in training, its last action included (Diffusion Policy's real-robot runner, with the targets
+stamped at the end of their period rather than the start). When a chunk arrives,
 actions whose time is already past (``< now + latency``) are dropped and counted, and the rest replace
 whatever the schedule held from their first time on: the newest prediction wins. The controller samples
 the schedule by linear interpolation, so a 20 Hz policy drives a 100-500 Hz controller smoothly.
@@ -13,6 +17,11 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+
+
+def due_times(obs_time: float, count: int, policy_dt: float) -> np.ndarray:
+    """When each of a chunk's ``count`` actions predicted from the observation at ``obs_time`` is due."""
+    return obs_time + policy_dt * np.arange(1, count + 1)
 
 
 class ActionSchedule:
@@ -31,7 +40,7 @@ class ActionSchedule:
     def merge(self, chunk: np.ndarray, obs_time: float, now: float) -> int:
         """Add a (T, A) chunk predicted from an observation at ``obs_time``; returns how many were dropped."""
         chunk = np.atleast_2d(np.asarray(chunk, dtype=np.float64))
-        times = obs_time + self.policy_dt * np.arange(len(chunk))
+        times = due_times(obs_time, len(chunk), self.policy_dt)
         fresh = times >= now + self.latency
         dropped = int((~fresh).sum())
         with self._lock:

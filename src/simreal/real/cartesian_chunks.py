@@ -36,6 +36,7 @@ import numpy as np
 
 from simreal.errors import UserError
 
+from .action_schedule import due_times
 from .time_alignment import StaleObservation
 
 # Action layouts a checkpoint's dataset can record (simreal.sim.base.CONTROLLERS) and their widths.
@@ -151,8 +152,9 @@ class CartesianChunkConverter:
 
     def convert(self, chunk: np.ndarray, obs_time: float) -> np.ndarray:
         """Joint targets for a chunk predicted from the observation at ``obs_time`` (s); its action i is
-        due at obs_time + i * policy_dt. Raises ValueError on a malformed or non-finite chunk and
-        StaleObservation when no usable joint state exists at ``obs_time``."""
+        due at obs_time + (i + 1) * policy_dt (simreal.real.action_schedule). Raises ValueError on a
+        malformed or non-finite chunk and StaleObservation when no usable joint state exists at
+        ``obs_time``."""
         chunk = np.atleast_2d(np.asarray(chunk, dtype=np.float64))
         if chunk.ndim != 2 or chunk.shape[1] != self.action_dim:
             raise ValueError(f"{self.controller} chunk must be (T, {self.action_dim}), got {chunk.shape}")
@@ -180,13 +182,13 @@ class CartesianChunkConverter:
                 if self.controller == "ee_delta":
                     plan.append((ee.target_pos.copy(), ee.target_quat.copy(), q7.copy()))
             if plan:
-                self._plan_times = obs_time + self.policy_dt * np.arange(len(plan))
+                self._plan_times = due_times(obs_time, len(plan), self.policy_dt)
                 self._plan = plan
         return out
 
     def _anchor(self, obs_time: float):
-        """(pos, quat, q7) commanded by the last action before ``obs_time`` (None: anchor at the TCP)."""
-        before = np.flatnonzero(self._plan_times < obs_time - 1e-9)
+        """(pos, quat, q7) commanded by the last action due by ``obs_time`` (None: anchor at the TCP)."""
+        before = np.flatnonzero(self._plan_times <= obs_time + 1e-9)
         if len(before):
             return self._plan[before[-1]]
         return None

@@ -91,7 +91,7 @@ PARAMETERS: ParameterTable = {
     "on_stale": ("hold", "watchdog reaction: hold (last safe target) or zero_velocity (stop where measured)"),
     "control_rate": (100.0, "Hz of the command stream"),
     "control_priority": (50, "SCHED_FIFO priority of the control thread (0 = normal; needs CAP_SYS_NICE)"),
-    "replan_horizon": (0.25, "s; infer again when fewer seconds of actions than this remain"),
+    "replan_horizon": (0.0, "s; infer again when this much of the chunk remains (0: all its actions run)"),
     "action_latency": (0.0, "s; actions due sooner than now + this when a chunk arrives are dropped"),
     "robot_mjcf": ("", "ee_pose/ee_delta checkpoints: arm MJCF for the IK ('' = simreal's Panda)"),
     "ee_workspace": (DEFAULT_EE_WORKSPACE, "ee_* checkpoints: TCP box [x,y,z lo, x,y,z hi] (m, base frame)"),

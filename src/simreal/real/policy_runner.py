@@ -30,7 +30,7 @@ class ChunkRunner(Protocol):
     controller: str  # action space: joint_pos (also when absent), ee_pose or ee_delta
 
     def predict_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """(T, A) float actions for the times obs_time + i / fps."""
+        """(T, A) float actions; action i is due at obs_time + (i + 1) / fps."""
         ...
 
     def reset(self) -> None: ...
