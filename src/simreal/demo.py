@@ -9,8 +9,8 @@ policy node exchanging messages over DDS) on the first of those seeds.
 The defaults are sized for the demo's time budget (20 minutes on 2 CPU cores): 100 demonstrations
 with absolute TCP-pose actions (ee_pose) and 128-point coloured clouds, MeanFlow with a 32-64-128 U-Net
 for 3000 steps (about 0.26 s each with one data-loading worker), sampled in DEMO_MEANFLOW_STEPS network
-calls. Measured on this project's 2-core VM (2026-11-22, `simreal demo`, idle): 17 min 45 s in all,
-62% held-out success (31/50, 95% CI 48-74%): short of the 80% the project aims for. On the same data
+calls. Measured on this project's 2-core VM (2026-11-22, `simreal demo`, idle): 17 min 42 s in all,
+74% held-out success (74/100, 95% CI 65-82%), 15/20 over ROS: short of the 80% the project aims for. On the same data
 with 256 points, 3000 steps: 4-step sampling 23/30 held-out, one step 12/30; 1500 steps: 8/20 vs 2/20.
 Joint-position actions never succeeded at this budget (0/20 after 3000 steps).
 """
@@ -257,8 +257,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eval-episodes",
         type=int,
-        default=50,
-        help="evaluation episodes on held-out seeds (never a demonstration seed; default 50)",
+        default=100,
+        help="evaluation episodes on held-out seeds (never a demonstration seed; default 100)",
     )
     parser.add_argument(
         "--eval-workers",
@@ -269,9 +269,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ros-episodes",
         type=int,
-        default=10,
+        default=20,
         help="episodes of the policy driving the sim robot node over ROS 2 DDS, on the evaluate step's "
-        "first seeds (0 skips the step; default 10)",
+        "first seeds (0 skips the step; default 20)",
     )
     parser.add_argument(
         "--ros-rate", type=float, default=100.0, help="policy node command rate in Hz (default 100)"
