@@ -1,9 +1,13 @@
 """Receding-horizon action schedule and latest-at-or-before observation alignment (no ROS)."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
 from simreal.real.action_schedule import ActionSchedule
+from simreal.real.inference_worker import InferenceWorker
 from simreal.real.observation_spec import ObservationSpec
 from simreal.real.time_alignment import ObservationAligner, StaleObservation
 
@@ -108,11 +112,6 @@ class CountingRunner:
 def test_worker_replans_when_the_chunk_is_used_up(replan_horizon, executed):
     """With replan_horizon 0 every chunk runs all its actions (5 at 50 Hz: due 0.02 ... 0.1 s after its
     observation) before the next observation, as in training; a horizon of 2 periods re-plans after 3."""
-    import threading
-    import time
-
-    from simreal.real.inference_worker import InferenceWorker
-
     start = time.monotonic()
     clock = lambda: time.monotonic() - start  # noqa: E731
     source = {"topic": "/s", "type": "sensor_msgs/JointState", "joints": ["a"]}

@@ -16,6 +16,7 @@ from simreal.real.launch_graph import LaunchArg, read_launch, read_node_paramete
 from simreal.real.observation_spec import ObservationSpec
 from simreal.real.policy_node import PARAMETERS as POLICY_PARAMETERS
 from simreal.real.sim_robot_node import PARAMETERS as SIM_PARAMETERS
+from simreal.sim.base import TaskConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
@@ -104,8 +105,9 @@ def test_console_scripts_are_declared():
 def test_policy_configs_execute_chunks_as_the_policy_was_trained(name):
     """Each chunk runs all its actions (re-planning earlier left a policy that releases at a chunk's last
     action never releasing over ROS), and the gripper command may open or close fully within one period
-    of a 20 Hz policy, as the env applies it (a 4/s ramp held every release past the next observation)."""
+    of the tasks' policy rate, as the env applies it (a 4/s ramp held every release past the next
+    observation)."""
     params = read_node_parameters(ROOT / "launch" / "config" / name, "policy_node")
     assert params["replan_horizon"] == 0.0
     gripper_rate = params["max_velocity"][-1]  # 1/s of the [0, 1] gripper command
-    assert gripper_rate * (1 / 20) >= 1.0
+    assert gripper_rate / TaskConfig().fps >= 1.0
