@@ -5,6 +5,12 @@
 Seeds: episode i uses seed `seed_start + i`. Seeds the dataset's demonstrations used (its sidecar,
 copied into the checkpoint) are refused, or stepped over with --skip-demo-seeds, so a policy is never
 scored on the very scenes it was trained on.
+
+A checkpoint without that copy (LeRobot's own `lerobot-train` writes none) is evaluated with
+`--dataset DS`, the dataset it was trained on: DS's sidecar then gives the task, observations,
+controller and demo seeds, and the checkpoint must fit DS's features and statistics.
+
+    simreal eval --checkpoint outputs/train/dp/checkpoints/last/pretrained_model --dataset data/pp
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from simreal.errors import UserError
+from simreal.policies import PolicyRunner, load_policy
 from simreal.rollout import (
     DEFAULT_EVAL_SEED_START,
     Episode,
     held_out_seeds,
-    load_runner,
     make_task_env,
     run_episode,
     write_video,
@@ -87,7 +94,12 @@ def _init_worker(
     import torch
 
     torch.set_num_threads(threads)
-    runner = load_runner(pretrained_dir, inference_steps=inference_steps)
+    _start_worker(
+        load_policy(pretrained_dir, "cpu", inference_steps=inference_steps), dataset_meta, task, overrides
+    )
+
+
+def _start_worker(runner: PolicyRunner, dataset_meta: dict, task: str | None, overrides: dict) -> None:
     env = make_task_env(dataset_meta, task, **overrides)
     # One untimed call first: lazy initialisation (kernels, scripting) is not per-call latency.
     runner(env.reset(seed=0)[0])
@@ -111,19 +123,23 @@ def evaluate(
     skip_demo_seeds: bool = False,
     max_steps: int | None = None,
     inference_steps: int | None = None,
+    dataset: str | Path | None = None,
 ) -> dict[str, Any]:
     """Roll the checkpoint's policy out for `episodes` held-out seeds; returns the summary dict.
 
     `checkpoint`: a run directory (uses checkpoints/last), a checkpoint or a pretrained_model dir.
+    `dataset`: the dataset it was trained on, read in place of the dataset sidecar in the checkpoint
+    (which lerobot-train checkpoints lack); the checkpoint must fit its features and statistics.
     The first `videos` episodes are filmed into `video_dir` when it is given. `max_steps` replaces
     the task's episode limit (control steps); `inference_steps` the policy's saved number of sampling
     steps (network calls per chunk).
     """
+    import torch
+
     from simreal.datasets import used_seeds
 
     pretrained = resolve_pretrained_dir(checkpoint)
-    meta_path = pretrained / DATASET_META
-    dataset_meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    dataset_meta, fit = _dataset_context(pretrained, dataset, task)
     seeds = held_out_seeds(seed_start, episodes, used_seeds(dataset_meta), skip_demo_seeds=skip_demo_seeds)
     camera = ((dataset_meta.get("observation") or {}).get("cameras") or ["front"])[0]
     films = {s: camera for s in seeds[:videos]} if video_dir else {}
@@ -131,6 +147,8 @@ def evaluate(
     workers = max(1, min(workers, len(seeds)))
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
+    # Loaded here first: a checkpoint that does not fit is refused before any episode or worker starts.
+    runner = load_policy(pretrained, "cpu", inference_steps=inference_steps, **fit)
     initargs = (str(pretrained), dataset_meta, task, threads, overrides, inference_steps)
     bar = tqdm(total=len(seeds), desc="eval", unit="episode")
     results: list[Episode] = []
@@ -141,7 +159,8 @@ def evaluate(
         bar.set_postfix(success=f"{sum(e.success for e in results)}/{len(results)}")
 
     if workers == 1:  # in this process: no start-up cost, plain tracebacks
-        _init_worker(*initargs)
+        torch.set_num_threads(threads)
+        _start_worker(runner, dataset_meta, task, overrides)
         try:
             for seed in seeds:
                 record(_worker_episode(seed, films.get(seed)))
@@ -168,7 +187,13 @@ def evaluate(
         "checkpoint": str(pretrained),
         "policy_type": config.get("type"),
         "task": task or dataset_meta.get("task"),
-        "seeds": {"start": seeds[0], "end": seeds[-1], "skipped_demo_seeds": skip_demo_seeds},
+        "dataset": None if dataset is None else str(dataset),
+        "seeds": {
+            "start": seeds[0],
+            "end": seeds[-1],
+            "skipped_demo_seeds": skip_demo_seeds,
+            "demo_seeds_known": bool(dataset_meta),
+        },
         "max_steps": max_steps,
         "inference_steps": inference_steps or config.get("num_inference_steps"),
         **summarize(results),
@@ -177,6 +202,27 @@ def evaluate(
         "wall_s": time.perf_counter() - started,
         "machine": machine_description(),
     }
+
+
+def _dataset_context(
+    pretrained: Path, dataset: str | Path | None, task: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The dataset sidecar (task, observations, controller, demo seeds) and the load_policy checks
+    (features, stats) for `dataset`, else the sidecar copied into the checkpoint."""
+    from simreal.datasets import open_dataset, read_simreal_meta
+
+    if dataset is not None:
+        meta = open_dataset(dataset).meta
+        return read_simreal_meta(dataset), {"features": meta.features, "stats": meta.stats}
+    copied = pretrained / DATASET_META
+    if copied.is_file():
+        return json.loads(copied.read_text()), {}
+    if task is None:
+        raise UserError(
+            f"{pretrained} records no training dataset ({DATASET_META}): pass --dataset with the dataset "
+            "it was trained on, or --task (the task's default observations and joint_pos controller)"
+        )
+    return {}, {}
 
 
 def machine_description() -> dict[str, Any]:
@@ -202,6 +248,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="run directory (uses checkpoints/last), checkpoint directory or pretrained_model directory",
     )
     parser.add_argument("--task", help="task to evaluate in (default: the task of the training dataset)")
+    parser.add_argument(
+        "--dataset",
+        metavar="DS",
+        help="the dataset the checkpoint was trained on: its task, observations, controller and demo "
+        "seeds, and the checkpoint must fit its features and statistics (needed for lerobot-train "
+        "checkpoints, which record no dataset)",
+    )
     parser.add_argument("--episodes", type=int, default=50, help="number of evaluation episodes (default 50)")
     parser.add_argument(
         "--seed-start",
@@ -226,7 +279,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--inference-steps",
         type=int,
         help="network calls per action chunk (meanflow, diffusion), replacing the checkpoint's "
-        "(default: the checkpoint's; meanflow's 1 is MP1's one-step sampling)",
+        "(default: the checkpoint's; meanflow's 1 is MP1's one-step sampling; LeRobot diffusion's "
+        "num_inference_steps)",
     )
     parser.add_argument(
         "--json", metavar="OUT", help="write the full result (per-episode rows included) as JSON to OUT"
@@ -245,6 +299,7 @@ def run(args: argparse.Namespace) -> int:
         skip_demo_seeds=args.skip_demo_seeds,
         max_steps=args.max_steps,
         inference_steps=args.inference_steps,
+        dataset=args.dataset,
     )
     low, high = result["success_ci95"]
     latency = result["latency_ms"]

@@ -18,36 +18,6 @@ from simreal.errors import UserError
 DEFAULT_EVAL_SEED_START = 100_000
 
 
-def load_runner(pretrained_dir: str | Path, device: str = "cpu", inference_steps: int | None = None) -> Any:
-    """A runner (raw observation dict -> numpy action) for a saved policy, offline.
-
-    simreal's heads load through `simreal.policies.load_policy` (with its schema and stats checks);
-    other LeRobot policy types (e.g. `diffusion` from `--policy lerobot_diffusion`) through LeRobot's
-    own factory, wrapped in the same `PolicyRunner`. `inference_steps` replaces a simreal head's saved
-    number of sampling steps.
-    """
-    from lerobot.configs.policies import PreTrainedConfig
-    from lerobot.policies.factory import get_policy_class, make_pre_post_processors
-
-    from simreal.policies import PolicyRunner, load_policy
-
-    config = PreTrainedConfig.from_pretrained(pretrained_dir, local_files_only=True)
-    if config.type.startswith("simreal_"):
-        return load_policy(pretrained_dir, device, inference_steps=inference_steps)
-    if inference_steps is not None:
-        raise UserError(f"--inference-steps applies to simreal's heads, not a {config.type} policy")
-    config.device = device
-    policy = get_policy_class(config.type).from_pretrained(
-        pretrained_dir, config=config, local_files_only=True
-    )
-    overrides = {"device_processor": {"device": device}}
-    preprocessor, postprocessor = make_pre_post_processors(
-        config, pretrained_path=str(pretrained_dir), preprocessor_overrides=overrides
-    )
-    policy.reset()
-    return PolicyRunner(policy, preprocessor, postprocessor)
-
-
 @dataclass
 class Episode:
     """One rollout: success, length in policy steps (1/fps s each), per-call latency in seconds."""

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from simreal.errors import UserError
-from simreal.rollout import load_runner
+from simreal.policies import load_policy
 from simreal.train import train
 from simreal.training.config import TrainConfig
 
@@ -58,7 +58,7 @@ def test_checkpoint_layout_and_loading(synthetic_dataset, tmp_path):
     assert json.loads((tmp_path / "run" / "simreal_train.json").read_text())["steps"] == 4
     assert not list(tmp_path.glob("run/checkpoints/*.partial"))
 
-    runner = load_runner(pretrained)
+    runner = load_policy(pretrained)
     runner.reset()
     action = runner(
         {
@@ -124,7 +124,7 @@ def test_every_simreal_head_trains_and_loads(head, synthetic_pointcloud_dataset,
     )
     result = train(config)
     assert len(result.losses) == 2 and np.isfinite(result.losses).all()
-    runner = load_runner(tmp_path / head / "checkpoints" / "last" / "pretrained_model")
+    runner = load_policy(tmp_path / head / "checkpoints" / "last" / "pretrained_model")
     runner.reset()
     observation = {
         "observation.state": np.zeros(15, np.float32),

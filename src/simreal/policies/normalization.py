@@ -40,7 +40,7 @@ def select_stats(
         missing = [n for n in names if n not in have]
         if missing:
             raise UserError(f"normalization stats for '{key}' lack {', '.join(missing)} ({mode.value})")
-        selected[key] = {n: _as_float32(have[n]) for n in names}
+        selected[key] = {n: as_float32(have[n]) for n in names}
     return selected
 
 
@@ -88,7 +88,8 @@ def processor_stats(preprocessor: PolicyProcessorPipeline) -> dict[str, dict[str
     raise UserError("the checkpoint's preprocessor has no normalizer step")
 
 
-def _as_float32(value: Any) -> np.ndarray:
+def as_float32(value: Any) -> np.ndarray:
+    """A statistic (tensor, array or list) as a float32 array, for exact comparisons."""
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     return np.asarray(value, dtype=np.float32)

@@ -1,6 +1,9 @@
 """Loading a checkpoint for inference: `load_policy(dir)` -> a runner that maps one raw observation
 (numpy, no batch dimension, the env's feature names) to one raw action. Used by `simreal eval`
-and the ROS policy node."""
+and the ROS policy node.
+
+Besides simreal's heads it runs LeRobot's own `diffusion` policy (a `lerobot-train
+--policy.type=diffusion` checkpoint), for side-by-side comparisons on the same task."""
 
 from __future__ import annotations
 
@@ -9,14 +12,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from lerobot.configs import FeatureType, PolicyFeature, PreTrainedConfig
-from lerobot.policies.factory import make_pre_post_processors
+from lerobot.configs import FeatureType, NormalizationMode, PolicyFeature, PreTrainedConfig
+from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+from lerobot.policies.pretrained import PreTrainedPolicy
 
 from simreal.errors import UserError
 from simreal.policies.configuration_common import SimrealPolicyConfig
-from simreal.policies.factory import HEADS, to_policy_features
-from simreal.policies.normalization import processor_stats, stats_mismatch
-from simreal.policies.policy_base import SimrealPolicy
+from simreal.policies.factory import to_policy_features
+from simreal.policies.normalization import STATS_USED, as_float32, processor_stats, stats_mismatch
+
+# LeRobot's own policy types load_policy runs besides simreal's heads.
+LEROBOT_TYPES = ("diffusion",)
 
 
 class PolicyRunner:
@@ -28,11 +34,11 @@ class PolicyRunner:
     dataset's action units (joint targets in rad + gripper in [0, 1] for the joint_pos controller).
     """
 
-    def __init__(self, policy: SimrealPolicy, preprocessor, postprocessor):
+    def __init__(self, policy: PreTrainedPolicy, preprocessor, postprocessor):
         self.policy, self.preprocessor, self.postprocessor = policy, preprocessor, postprocessor
 
     @property
-    def config(self) -> SimrealPolicyConfig:
+    def config(self) -> PreTrainedConfig:
         return self.policy.config
 
     @property
@@ -63,17 +69,21 @@ class PolicyRunner:
         """The next n_action_steps actions (n_action_steps, action_dim), for callers that schedule a
         whole chunk themselves. Each value of `obs` is one observation step (repeated over the policy's
         history) or the history itself, (n_obs_steps, *shape) oldest first, 1 / fps apart. The
-        streaming head advances its buffer on every call."""
-        chunk = self.postprocessor(self.policy.predict_action_chunk(self.to_batch(obs)))
+        streaming head advances its buffer on every call. After `__call__`, reset() first: LeRobot's
+        diffusion would otherwise read the history `__call__` queued instead of `obs`."""
+        chunk = self.postprocessor(self.policy.predict_action_chunk(self.to_batch(obs, as_history=True)))
         return _finite_numpy(chunk[0])
 
-    def to_batch(self, obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    def to_batch(self, obs: dict[str, np.ndarray], as_history: bool = False) -> dict[str, torch.Tensor]:
         """Raw observation -> the normalized batch of one the policy reads (UserError on a missing key,
-        a wrong shape, or NaN/inf)."""
-        frame = {key: self._to_tensor(key, ft, obs) for key, ft in self.input_features.items()}
+        a wrong shape, or NaN/inf). `as_history`: every value (1, n_obs_steps, *shape), a single step
+        repeated."""
+        frame = {key: self._to_tensor(key, ft, obs, as_history) for key, ft in self.input_features.items()}
         return self.preprocessor(frame)
 
-    def _to_tensor(self, key: str, ft: PolicyFeature, obs: dict[str, np.ndarray]) -> torch.Tensor:
+    def _to_tensor(
+        self, key: str, ft: PolicyFeature, obs: dict[str, np.ndarray], as_history: bool
+    ) -> torch.Tensor:
         if key not in obs:
             missing = [k for k in self.input_features if k not in obs]
             raise UserError(f"the observation lacks {', '.join(missing)}")
@@ -91,6 +101,8 @@ class PolicyRunner:
             )
         if not np.isfinite(arr).all():
             raise UserError(f"observation '{key}' contains NaN or inf")
+        if as_history and not history:
+            arr = np.repeat(arr[None], self.config.n_obs_steps, axis=0)
         return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).unsqueeze(0)
 
 
@@ -116,32 +128,21 @@ def load_policy(
     stats: dict[str, dict[str, Any]] | None = None,
     inference_steps: int | None = None,
 ) -> PolicyRunner:
-    """Load a saved simreal policy (config.json, model.safetensors, processors) offline.
+    """Load a saved simreal policy or LeRobot `diffusion` policy (config.json, model.safetensors,
+    processors) offline.
 
     `features` (e.g. `env.unwrapped.features`) and `stats` (a dataset's `meta.stats`), when given,
     must match the checkpoint. `inference_steps` replaces the saved number of sampling steps (network
-    calls per chunk of the meanflow and diffusion heads). Raises UserError naming the mismatch, or a
-    missing or foreign file.
+    calls per chunk of the meanflow and diffusion heads, LeRobot diffusion's num_inference_steps).
+    Raises UserError naming the mismatch, or a missing or foreign file.
     """
     path = Path(checkpoint_dir)
-    if not (path / "config.json").is_file():
-        raise UserError(f"{path} is not a policy checkpoint (no config.json)")
-    try:
-        config = PreTrainedConfig.from_pretrained(path)
-    except ValueError as err:
-        raise UserError(f"{path}: {err}") from err
-    if not isinstance(config, SimrealPolicyConfig):
-        raise UserError(f"{path} holds a '{config.type}' policy, not one of simreal's")
+    config = _read_config(path)
     config.device = resolve_device(device)
     if inference_steps is not None:
-        if not hasattr(config, "num_inference_steps"):
-            raise UserError(f"{path}: a {config.type} policy has no number of inference steps to set")
-        if inference_steps < 1:
-            raise UserError(f"inference steps must be >= 1, got {inference_steps}")
-        config.num_inference_steps = inference_steps
-    policy_cls = HEADS[config.type.removeprefix("simreal_")][1]
+        _set_inference_steps(path, config, inference_steps)
     try:
-        policy = policy_cls.from_pretrained(path, config=config, strict=True)
+        policy = get_policy_class(config.type).from_pretrained(path, config=config, strict=True)
     except RuntimeError as err:
         raise UserError(f"{path}: the weights do not match the checkpoint's config ({err})") from err
     preprocessor, postprocessor = make_pre_post_processors(
@@ -149,7 +150,8 @@ def load_policy(
         pretrained_path=str(path),
         preprocessor_overrides={"device_processor": {"device": config.device}},
     )
-    problem = stats_mismatch(config, processor_stats(preprocessor))
+    saved = processor_stats(preprocessor)
+    problem = _stats_problem(config, saved, saved)
     if problem:
         raise UserError(f"{path}: the saved processors do not match the policy ({problem})")
     if features is not None:
@@ -157,14 +159,65 @@ def load_policy(
         if problem:
             raise UserError(f"{path}: the checkpoint does not fit these features ({problem})")
     if stats is not None:
-        problem = stats_mismatch(config, stats)
+        problem = _stats_problem(config, saved, stats)
         if problem:
             raise UserError(f"{path}: the checkpoint does not fit these statistics ({problem})")
     policy.reset()
     return PolicyRunner(policy, preprocessor, postprocessor)
 
 
-def schema_mismatch(config: SimrealPolicyConfig, features: dict[str, Any]) -> str | None:
+def _read_config(path: Path) -> PreTrainedConfig:
+    """The checkpoint's config: a simreal head's, or one of LEROBOT_TYPES (set never to download a
+    pretrained backbone: the trained weights are in model.safetensors)."""
+    if not (path / "config.json").is_file():
+        raise UserError(f"{path} is not a policy checkpoint (no config.json)")
+    try:
+        config = PreTrainedConfig.from_pretrained(path, local_files_only=True)
+    except ValueError as err:
+        raise UserError(f"{path}: {err}") from err
+    if isinstance(config, SimrealPolicyConfig):
+        return config
+    if config.type not in LEROBOT_TYPES:
+        raise UserError(
+            f"{path} holds a '{config.type}' policy, not one of simreal's; of LeRobot's own types "
+            f"simreal runs {', '.join(LEROBOT_TYPES)}"
+        )
+    config.pretrained_backbone_weights = None
+    return config
+
+
+def _set_inference_steps(path: Path, config: PreTrainedConfig, steps: int) -> None:
+    if not hasattr(config, "num_inference_steps"):
+        raise UserError(f"{path}: a {config.type} policy has no number of inference steps to set")
+    limit = getattr(config, "num_train_timesteps", None)
+    if steps < 1 or (limit is not None and steps > limit):
+        bound = f"in [1, {limit}] (its training timesteps)" if limit is not None else ">= 1"
+        raise UserError(f"inference steps must be {bound}, got {steps}")
+    config.num_inference_steps = steps
+
+
+def _stats_problem(
+    config: PreTrainedConfig, saved: dict[str, dict[str, Any]], stats: dict[str, dict[str, Any]]
+) -> str | None:
+    """A phrase naming the first normalized feature whose `stats` do not match the policy: by the
+    config's fingerprint for simreal's heads; for LeRobot's configs (no fingerprint) against the
+    statistics the saved processors hold (`stats` = `saved` checks that they hold every one).
+    LeRobot's camera statistics are left out: lerobot-train replaces them with ImageNet's by default."""
+    if isinstance(config, SimrealPolicyConfig):
+        return stats_mismatch(config, stats)
+    for key, ft in sorted({**config.input_features, **config.output_features}.items()):
+        if ft.type is FeatureType.VISUAL:
+            continue
+        mode = config.normalization_mapping.get(ft.type.value, NormalizationMode.IDENTITY)
+        for name in STATS_USED.get(mode, ()):
+            if name not in stats.get(key, {}):
+                return f"no '{name}' statistic for '{key}'"
+            if not np.array_equal(as_float32(saved[key][name]), as_float32(stats[key][name])):
+                return f"normalization stats of '{key}' differ"
+    return None
+
+
+def schema_mismatch(config: PreTrainedConfig, features: dict[str, Any]) -> str | None:
     """A phrase naming the first feature the policy needs that `features` lacks or shapes differently."""
     provided = to_policy_features(features)
     needed = {**config.input_features, **config.output_features}
