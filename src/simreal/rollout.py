@@ -35,23 +35,29 @@ class Episode:
 def run_episode(env: Any, runner: Any, seed: int, *, film: str | None = None) -> Episode:
     """Reset `env` with `seed` and act with `runner` until success or truncation.
 
+    The policy's sampling noise is drawn from torch's generator seeded with `seed` too (the caller's
+    generator state is restored afterwards), so an episode replays exactly, whichever worker runs it.
     `film`: a camera name whose RGB frames are kept in `Episode.frames` (for a video).
     """
+    import torch
+
     observation, info = env.reset(seed=seed)
     runner.reset()
     frames = [] if film else None
     latencies = []
     success, length, done = False, 0, False
-    while not done:
-        if frames is not None:
-            frames.append(env.unwrapped.render_camera(film)[0].copy())
-        start = time.perf_counter()
-        action = runner(observation)
-        latencies.append(time.perf_counter() - start)
-        observation, _reward, terminated, truncated, info = env.step(action)
-        length += 1
-        success = success or bool(info.get("success", False))
-        done = terminated or truncated
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        while not done:
+            if frames is not None:
+                frames.append(env.unwrapped.render_camera(film)[0].copy())
+            start = time.perf_counter()
+            action = runner(observation)
+            latencies.append(time.perf_counter() - start)
+            observation, _reward, terminated, truncated, info = env.step(action)
+            length += 1
+            success = success or bool(info.get("success", False))
+            done = terminated or truncated
     return Episode(seed, success, length, latencies, frames)
 
 

@@ -101,3 +101,33 @@ def test_demo_seeds_are_refused(pick_place_run):
     first_demo_seed = min(used_seeds(read_simreal_meta(root / "data")))
     with pytest.raises(UserError, match="overlap"):
         evaluate(root / "run", episodes=2, seed_start=first_demo_seed)
+
+
+def test_a_rollout_replays_exactly_from_its_seed(pick_place_run):
+    """The policy's sampling noise is seeded with the episode seed: the same seed gives the same
+    actions, another seed other ones, and the caller's torch generator is left as it was."""
+    import numpy as np
+    import torch
+
+    from simreal.policies import load_policy
+    from simreal.rollout import make_task_env, run_episode
+
+    root, _ = pick_place_run
+    env = make_task_env(read_simreal_meta(root / "data"), max_episode_steps=12)
+    runner = load_policy(root / "run" / "checkpoints" / "last" / "pretrained_model", "cpu")
+    actions: list[np.ndarray] = []
+
+    def recording(observation):
+        actions.append(runner(observation))
+        return actions[-1]
+
+    recording.reset = runner.reset
+    rollouts = []
+    for seed in (100_000, 100_000, 100_001):
+        actions.clear()
+        state = torch.get_rng_state()
+        run_episode(env, recording, seed)
+        assert torch.equal(torch.get_rng_state(), state)
+        rollouts.append(np.stack(actions))
+    np.testing.assert_array_equal(rollouts[0], rollouts[1])
+    assert not np.array_equal(rollouts[0], rollouts[2])
