@@ -107,9 +107,9 @@ class SimTaskEnv(gym.Env):
             self.cameras.check(cam)
         self.home_q = np.asarray(self.config.home_q, dtype=float)
         self.ik = DifferentialIK(self.model, self.robot, self.home_q)
-        self.ee_controller = EE_CONTROLLERS.get(controller, EEDeltaController)(
-            self.ik, self.config.ee_workspace
-        )
+        # End-effector actions go through IK; joint_pos actions are the joint targets themselves.
+        ee_controller = EE_CONTROLLERS.get(controller)
+        self.ee_controller = ee_controller(self.ik, self.config.ee_workspace) if ee_controller else None
         self.fps = self.config.fps
         self.n_substeps = round(1.0 / (self.fps * PHYSICS_TIMESTEP))
         self.max_episode_steps = self.config.max_episode_steps
@@ -160,7 +160,8 @@ class SimTaskEnv(gym.Env):
         self.robot.set_home(self.home_q)
         self.randomize(self.np_random)
         mujoco.mj_forward(self.model, self.data)
-        self.ee_controller.reset(self.home_q)
+        if self.ee_controller is not None:
+            self.ee_controller.reset(self.home_q)
         self.steps = 0
         return self.observe(), self._info()
 
