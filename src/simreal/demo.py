@@ -9,9 +9,10 @@ policy node exchanging messages over DDS) on the first of those seeds.
 The defaults are sized for the demo's time budget (20 minutes on 2 CPU cores): 200 demonstrations
 with absolute TCP-pose actions (ee_pose) and 128-point coloured clouds, MeanFlow with a 32-64-128 U-Net
 for 3000 steps (about 0.26 s each with one data-loading worker), sampled in DEMO_MEANFLOW_STEPS network
-calls. Measured on this project's 2-core VM (2026-11-22, `simreal demo`, idle): 17 min 38 s in all,
-78% held-out success (78/100, 95% CI 69-85%; 83/100 in a second evaluation), 19/20 over ROS. With 100
-demonstrations the same recipe scored 74/100; on those with 256 points, 3000 steps: 4-step sampling
+calls. Measured on this project's 2-core VM (2026-11-22, `simreal demo`, idle): 18 min 42 s in all,
+82% held-out success (82/100, 95% CI 73-88%; training and the seeded evaluation repeat exactly; unseeded
+evaluations of the same weights averaged 80%), 14/20 over ROS. With 100 demonstrations the same recipe
+scored 74/100, with 300 159/200; on 100 with 256 points, 3000 steps: 4-step sampling
 23/30 held-out, one step 12/30; 1500 steps: 8/20 vs 2/20.
 Joint-position actions never succeeded at this budget (0/20 after 3000 steps).
 """
