@@ -1,11 +1,19 @@
 """Tiny simreal-schema LeRobot datasets (written with LeRobot's own API), tiny policy settings, and
-helpers to read training windows and raw observations from them."""
+helpers to read training windows and raw observations from them, and to run `lerobot-train`."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 import torch
 from lerobot.datasets import LeRobotDataset
+
+LEROBOT_TRAIN = Path(sys.executable).with_name("lerobot-train")
 
 FPS = 20
 STATE_DIM, ACTION_DIM, NUM_POINTS = 15, 8, 32
@@ -76,3 +84,29 @@ def raw_observation(dataset: LeRobotDataset, index: int, keys) -> dict[str, np.n
             value = (np.transpose(value, (1, 2, 0)) * 255).round().astype(np.uint8)
         obs[key] = value
     return obs
+
+
+def run_lerobot_train(out: Path, dataset_root: Path, *policy_args: str, steps: int) -> Path:
+    """LeRobot's own `lerobot-train` with `policy_args` on the dataset at `dataset_root`, offline on
+    CPU, batch 4, `steps` steps into `out`; returns the last checkpoint's pretrained_model folder."""
+    if not LEROBOT_TRAIN.exists():
+        pytest.skip("lerobot-train is not installed")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    cmd = [
+        str(LEROBOT_TRAIN),
+        *policy_args,
+        "--policy.push_to_hub=false",
+        "--policy.device=cpu",
+        f"--dataset.repo_id=local/{Path(dataset_root).name}",
+        f"--dataset.root={dataset_root}",
+        f"--output_dir={out}",
+        f"--steps={steps}",
+        "--batch_size=4",
+        "--num_workers=0",
+        "--log_freq=1",
+        f"--save_freq={steps}",
+        "--wandb.enable=false",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out / "checkpoints" / "last" / "pretrained_model"

@@ -3,15 +3,13 @@ simreal's load_policy and `simreal eval`; LeRobot types simreal cannot run are r
 
 import copy
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from lerobot.policies.act.configuration_act import ACTConfig
+from policy_test_data import run_lerobot_train
 
 from simreal.collect import CollectConfig, collect
 from simreal.datasets import open_dataset, read_simreal_meta
@@ -21,7 +19,6 @@ from simreal.policies import load_policy
 from simreal.rollout import make_task_env
 from simreal.sim import ObservationConfig
 
-LEROBOT_TRAIN = Path(sys.executable).with_name("lerobot-train")
 N_ACTION_STEPS = 4
 
 
@@ -38,15 +35,11 @@ def sim_image_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def lerobot_checkpoint(sim_image_dataset, tmp_path_factory) -> Path:
     """`lerobot-train --policy.type=diffusion`, 2 steps, a tiny U-Net, offline (no ImageNet backbone)."""
-    if not LEROBOT_TRAIN.exists():
-        pytest.skip("lerobot-train is not installed")
     out = tmp_path_factory.mktemp("lerobot_dp") / "run"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
-    cmd = [
-        str(LEROBOT_TRAIN),
+    return run_lerobot_train(
+        out,
+        sim_image_dataset,
         "--policy.type=diffusion",
-        "--policy.push_to_hub=false",
-        "--policy.device=cpu",
         "--policy.pretrained_backbone_weights=null",
         "--policy.use_group_norm=true",
         "--policy.down_dims=[16,32]",
@@ -59,18 +52,8 @@ def lerobot_checkpoint(sim_image_dataset, tmp_path_factory) -> Path:
         f"--policy.n_action_steps={N_ACTION_STEPS}",
         "--policy.drop_n_last_frames=3",
         "--policy.num_train_timesteps=20",
-        "--dataset.repo_id=simreal/sim_img",
-        f"--dataset.root={sim_image_dataset}",
-        f"--output_dir={out}",
-        "--steps=2",
-        "--batch_size=4",
-        "--num_workers=0",
-        "--save_freq=2",
-        "--wandb.enable=false",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out / "checkpoints" / "last" / "pretrained_model"
+        steps=2,
+    )
 
 
 def test_lerobot_diffusion_checkpoint_acts_on_an_env_observation(sim_image_dataset, lerobot_checkpoint):
