@@ -1,6 +1,10 @@
 """Success of each policy head x observation on each task: 100 scripted demos, train, evaluate the
 last checkpoint on held-out seeds (>= 100 episodes) with a 95% Wilson interval.
 
+Every cell uses `make demo`'s recipe (simreal.demo): absolute TCP-pose actions (ee_pose), coloured
+point clouds, horizon 16 with 8 actions executed, a 32-64-128 U-Net, lr 1e-3 with 100 warm-up steps,
+and the demo's per-head sampling (MeanFlow 4 calls, diffusion DDIM-10); --set overrides any of it.
+
 A long sweep, built to run one cell at a time and to pick up where it stopped: the dataset of a task
 is collected once (topped up if short), a cell's training resumes from its last checkpoint, and a
 cell already in the results file is skipped unless --force.
@@ -21,6 +25,14 @@ from pathlib import Path
 
 import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
 from bench_env_steps import RESULTS, machine_info
+from simreal.demo import (
+    DEMO_DATA_WORKERS,
+    DEMO_HEAD_POLICY,
+    DEMO_LR,
+    DEMO_POLICY,
+    DEMO_SMALL_UNET,
+    DEMO_WARMUP,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ("push_t", "pick_place", "peg_insert")
@@ -28,19 +40,26 @@ POLICIES = ("diffusion", "meanflow", "streaming")
 OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb")}
 
 
-def task_dataset(task: str, episodes: int, workdir: Path, num_points: int = 512) -> Path:
-    """The task's demo dataset (state + RGB + `num_points`-point cloud), collected or topped up to
-    `episodes`."""
+def task_dataset(task: str, episodes: int, workdir: Path, num_points: int) -> Path:
+    """The task's demo dataset (state + RGB + `num_points`-point coloured cloud, ee_pose actions),
+    collected or topped up to `episodes`."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig
 
-    path = workdir / "datasets" / (task if num_points == 512 else f"{task}_{num_points}pts")
+    path = workdir / "datasets" / f"{task}_ee_pose_{num_points}pts"
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
     if have < episodes:
-        obs = ObservationConfig.parse(f"state,rgb,pointcloud,points={num_points}")
-        collect(CollectConfig(task=task, episodes=episodes - have, out=path, obs=obs, resume=have > 0))
+        obs = ObservationConfig.parse(f"state,rgb,pointcloud,color,points={num_points}")
+        config = CollectConfig(task, episodes - have, path, obs, controller="ee_pose", resume=have > 0)
+        collect(config)
     return path
+
+
+def recipe_settings(policy: str, preset: str) -> dict:
+    """`make demo`'s policy settings for `policy` (its U-Net width only with the small preset)."""
+    unet = {"down_dims": DEMO_SMALL_UNET} if preset == "small" else {}
+    return {**DEMO_POLICY, **DEMO_HEAD_POLICY[policy], **unet}
 
 
 def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict:
@@ -62,7 +81,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             obs=OBS[obs],
             **recipe_from_args(args),
             num_workers=args.num_workers,
-            policy_overrides=dict(args.overrides),
+            policy_overrides={**recipe_settings(policy, args.config), **args.overrides},
         )
         train(config, resume=last is not None)
     train_s, train_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
@@ -122,12 +141,22 @@ def main() -> None:
         "--episodes", type=int, default=100, help="held-out evaluation episodes (default 100)"
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="evaluation processes")
-    parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers for training")
-    parser.add_argument("--seed", type=int, default=0, help="training seed")
-    parser.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
-    parser.add_argument("--warmup-steps", type=int, default=500, help="warm-up steps (capped at steps/10)")
     parser.add_argument(
-        "--num-points", type=int, default=512, help="points per cloud collected (default 512)"
+        "--num-workers",
+        type=int,
+        default=DEMO_DATA_WORKERS,
+        help=f"data-loading processes beside training (default {DEMO_DATA_WORKERS})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--lr", type=float, default=DEMO_LR, help=f"peak learning rate (default {DEMO_LR:g})")
+    parser.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=DEMO_WARMUP,
+        help=f"warm-up steps, capped at steps/10 (default {DEMO_WARMUP})",
+    )
+    parser.add_argument(
+        "--num-points", type=int, default=128, help="points per cloud collected (default 128, as make demo)"
     )
     parser.add_argument(
         "--set",
