@@ -25,14 +25,7 @@ from pathlib import Path
 
 import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
 from bench_env_steps import RESULTS, machine_info
-from simreal.demo import (
-    DEMO_DATA_WORKERS,
-    DEMO_HEAD_POLICY,
-    DEMO_LR,
-    DEMO_POLICY,
-    DEMO_SMALL_UNET,
-    DEMO_WARMUP,
-)
+from simreal.demo import add_recipe_arguments, demo_policy_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ("push_t", "pick_place", "peg_insert")
@@ -56,12 +49,6 @@ def task_dataset(task: str, episodes: int, workdir: Path, num_points: int) -> Pa
     return path
 
 
-def recipe_settings(policy: str, preset: str) -> dict:
-    """`make demo`'s policy settings for `policy` (its U-Net width only with the small preset)."""
-    unet = {"down_dims": DEMO_SMALL_UNET} if preset == "small" else {}
-    return {**DEMO_POLICY, **DEMO_HEAD_POLICY[policy], **unet}
-
-
 def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict:
     """Train (or resume) one cell, then evaluate its last checkpoint."""
     from simreal.evaluate import evaluate
@@ -80,8 +67,8 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             out=str(run_dir),
             obs=OBS[obs],
             **recipe_from_args(args),
-            num_workers=args.num_workers,
-            policy_overrides={**recipe_settings(policy, args.config), **args.overrides},
+            num_workers=args.data_workers,
+            policy_overrides={**demo_policy_settings(policy, args.config), **args.overrides},
         )
         train(config, resume=last is not None)
     train_s, train_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
@@ -132,29 +119,12 @@ def main() -> None:
     parser.add_argument("--policy", action="append", choices=POLICIES, help="head(s) to run (default: all)")
     parser.add_argument("--obs", action="append", choices=tuple(OBS), help="observation(s) (default: both)")
     parser.add_argument("--demos", type=int, default=100, help="scripted demos per task (default 100)")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps per cell (default 3000)")
-    parser.add_argument("--batch-size", type=int, default=64, help="samples per step (default 64)")
-    parser.add_argument(
-        "--config", default="small", help="model preset: tiny, small or paper (default small)"
-    )
     parser.add_argument(
         "--episodes", type=int, default=100, help="held-out evaluation episodes (default 100)"
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="evaluation processes")
-    parser.add_argument(
-        "--num-workers",
-        type=int,
-        default=DEMO_DATA_WORKERS,
-        help=f"data-loading processes beside training (default {DEMO_DATA_WORKERS})",
-    )
     parser.add_argument("--seed", type=int, default=0, help="training seed")
-    parser.add_argument("--lr", type=float, default=DEMO_LR, help=f"peak learning rate (default {DEMO_LR:g})")
-    parser.add_argument(
-        "--warmup-steps",
-        type=int,
-        default=DEMO_WARMUP,
-        help=f"warm-up steps, capped at steps/10 (default {DEMO_WARMUP})",
-    )
+    add_recipe_arguments(parser)  # --config --steps --batch-size --lr --warmup-steps --data-workers
     parser.add_argument(
         "--num-points", type=int, default=128, help="points per cloud collected (default 128, as make demo)"
     )

@@ -113,6 +113,12 @@ def _policy_obs(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(t for t in recorded if t in ("state", "rgb", "pointcloud"))
 
 
+def demo_policy_settings(policy: str, preset: str) -> dict[str, object]:
+    """The demo's policy settings for head `policy` (its narrow U-Net only with the small preset)."""
+    unet = {"down_dims": DEMO_SMALL_UNET} if preset == "small" else {}
+    return {**DEMO_POLICY, **DEMO_HEAD_POLICY[policy], **unet}
+
+
 def step_train(args: argparse.Namespace, run: DemoRun) -> StepResult:
     from simreal.train import train
     from simreal.training.config import TrainConfig, recipe_from_args
@@ -124,11 +130,7 @@ def step_train(args: argparse.Namespace, run: DemoRun) -> StepResult:
         obs=_policy_obs(args),
         **recipe_from_args(args),
         num_workers=args.data_workers,
-        policy_overrides={
-            **DEMO_POLICY,
-            **DEMO_HEAD_POLICY[args.policy],
-            **({"down_dims": DEMO_SMALL_UNET} if args.config == "small" else {}),
-        },
+        policy_overrides=demo_policy_settings(args.policy, args.config),
     )
     result = train(config)
     run.outputs["run"] = result.run_dir
@@ -200,6 +202,36 @@ STEPS: list[tuple[str, Callable[[argparse.Namespace, DemoRun], StepResult]]] = [
 ]
 
 
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's training recipe as options (read back by `recipe_from_args` and --data-workers),
+    shared with benchmarks that train the same way."""
+    parser.add_argument(
+        "--config",
+        choices=("tiny", "small", "paper"),
+        default="small",
+        help="model size preset; the demo narrows small's U-Net to 32-64-128 channels (default small)",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=DEMO_STEPS, help=f"training steps (default {DEMO_STEPS})"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=DEMO_BATCH, help=f"samples per training step (default {DEMO_BATCH})"
+    )
+    parser.add_argument("--lr", type=float, default=DEMO_LR, help=f"peak learning rate (default {DEMO_LR:g})")
+    parser.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=DEMO_WARMUP,
+        help=f"linear warm-up steps, capped at steps/10 (default {DEMO_WARMUP})",
+    )
+    parser.add_argument(
+        "--data-workers",
+        type=int,
+        default=DEMO_DATA_WORKERS,
+        help=f"data-loading processes beside training (default {DEMO_DATA_WORKERS})",
+    )
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="pick_place", help="task short name (default pick_place)")
     parser.add_argument(
@@ -231,31 +263,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="meanflow",
         help="policy head to train (default meanflow: one network call per action chunk)",
     )
-    parser.add_argument(
-        "--config",
-        choices=("tiny", "small", "paper"),
-        default="small",
-        help="model size preset; the demo narrows small's U-Net to 32-64-128 channels (default small)",
-    )
-    parser.add_argument(
-        "--steps", type=int, default=DEMO_STEPS, help=f"training steps (default {DEMO_STEPS})"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=DEMO_BATCH, help=f"samples per training step (default {DEMO_BATCH})"
-    )
-    parser.add_argument("--lr", type=float, default=DEMO_LR, help=f"peak learning rate (default {DEMO_LR:g})")
-    parser.add_argument(
-        "--warmup-steps",
-        type=int,
-        default=DEMO_WARMUP,
-        help=f"linear warm-up steps, capped at steps/10 (default {DEMO_WARMUP})",
-    )
-    parser.add_argument(
-        "--data-workers",
-        type=int,
-        default=DEMO_DATA_WORKERS,
-        help=f"data-loading processes beside training (default {DEMO_DATA_WORKERS})",
-    )
+    add_recipe_arguments(parser)
     parser.add_argument(
         "--eval-episodes",
         type=int,

@@ -182,10 +182,9 @@ def evaluate(
             video_paths.append(
                 str(write_video(Path(video_dir) / name, episode.frames, dataset_meta.get("fps", 20)))
             )
-    config = json.loads((pretrained / "config.json").read_text())
     return {
         "checkpoint": str(pretrained),
-        "policy_type": config.get("type"),
+        "policy_type": runner.config.type,
         "task": task or dataset_meta.get("task"),
         "dataset": None if dataset is None else str(dataset),
         "seeds": {
@@ -195,7 +194,7 @@ def evaluate(
             "demo_seeds_known": bool(dataset_meta),
         },
         "max_steps": max_steps,
-        "inference_steps": inference_steps or config.get("num_inference_steps"),
+        "inference_steps": getattr(runner.config, "num_inference_steps", None),
         **summarize(results),
         "videos": video_paths,
         "workers": workers,
