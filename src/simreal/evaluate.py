@@ -20,6 +20,7 @@ import json
 import math
 import os
 import platform
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -84,6 +85,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(
+    parent_pid: int,
     pretrained_dir: str,
     dataset_meta: dict,
     task: str | None,
@@ -93,10 +95,23 @@ def _init_worker(
 ) -> None:
     import torch
 
+    _exit_with_parent(parent_pid)
     torch.set_num_threads(threads)
     _start_worker(
         load_policy(pretrained_dir, "cpu", inference_steps=inference_steps), dataset_meta, task, overrides
     )
+
+
+def _exit_with_parent(parent_pid: int, period_s: float = 0.5) -> None:
+    """End this worker once `simreal eval` is gone. A SIGTERM or SIGKILL to it skips the pool's
+    shutdown, and a worker would otherwise wait on its task queue forever, holding a policy in memory."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(period_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _start_worker(runner: PolicyRunner, dataset_meta: dict, task: str | None, overrides: dict) -> None:
@@ -139,7 +154,7 @@ def evaluate(
     from simreal.datasets import used_seeds
 
     pretrained = resolve_pretrained_dir(checkpoint)
-    dataset_meta, fit = _dataset_context(pretrained, dataset, task)
+    dataset_meta, fit = _dataset_context(pretrained, dataset)
     seeds = held_out_seeds(seed_start, episodes, used_seeds(dataset_meta), skip_demo_seeds=skip_demo_seeds)
     camera = ((dataset_meta.get("observation") or {}).get("cameras") or ["front"])[0]
     films = {s: camera for s in seeds[:videos]} if video_dir else {}
@@ -149,7 +164,7 @@ def evaluate(
     started = time.perf_counter()
     # Loaded here first: a checkpoint that does not fit is refused before any episode or worker starts.
     runner = load_policy(pretrained, "cpu", inference_steps=inference_steps, **fit)
-    initargs = (str(pretrained), dataset_meta, task, threads, overrides, inference_steps)
+    initargs = (os.getpid(), str(pretrained), dataset_meta, task, threads, overrides, inference_steps)
     bar = tqdm(total=len(seeds), desc="eval", unit="episode")
     results: list[Episode] = []
 
@@ -203,9 +218,7 @@ def evaluate(
     }
 
 
-def _dataset_context(
-    pretrained: Path, dataset: str | Path | None, task: str | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def _dataset_context(pretrained: Path, dataset: str | Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The dataset sidecar (task, observations, controller, demo seeds) and the load_policy checks
     (features, stats) for `dataset`, else the sidecar copied into the checkpoint."""
     from simreal.datasets import open_dataset, read_simreal_meta
@@ -216,12 +229,11 @@ def _dataset_context(
     copied = pretrained / DATASET_META
     if copied.is_file():
         return json.loads(copied.read_text()), {}
-    if task is None:
-        raise UserError(
-            f"{pretrained} records no training dataset ({DATASET_META}): pass --dataset with the dataset "
-            "it was trained on, or --task (the task's default observations and joint_pos controller)"
-        )
-    return {}, {}
+    # Not guessed from --task: the observation config and action space (controller) would be guesses.
+    raise UserError(
+        f"{pretrained} records no training dataset ({DATASET_META}): pass --dataset with the dataset "
+        "it was trained on"
+    )
 
 
 def machine_description() -> dict[str, Any]:

@@ -107,8 +107,9 @@ def test_eval_takes_the_task_and_demo_seeds_from_the_dataset(sim_image_dataset, 
     demo_seed = read_simreal_meta(sim_image_dataset)["episodes"][0]["seed"]
     with pytest.raises(UserError, match="overlap 1 demonstration seeds"):
         evaluate(lerobot_checkpoint, episodes=1, seed_start=demo_seed, dataset=sim_image_dataset)
-    with pytest.raises(UserError, match="pass --dataset"):
-        evaluate(lerobot_checkpoint, episodes=1)
+    for task in (None, "pick_place"):  # --task alone would leave the action space a guess
+        with pytest.raises(UserError, match="pass --dataset"):
+            evaluate(lerobot_checkpoint, episodes=1, task=task)
 
 
 def test_lerobot_types_simreal_cannot_run_are_refused(tmp_path):

@@ -147,7 +147,12 @@ def test_joint_history_picks_the_state_at_the_observation():
 
 
 def test_checkpoint_controller_reads_the_dataset_meta(tmp_path):
-    assert checkpoint_controller(tmp_path) == "joint_pos"  # no meta: a joint-space checkpoint
+    # No meta (a lerobot-train checkpoint): refused, as an ee_pose chunk would pass for joint targets.
+    with pytest.raises(UserError, match="records no action space"):
+        checkpoint_controller(tmp_path)
+    (tmp_path / DATASET_META).write_text('{"task": "pick_place"}')
+    with pytest.raises(UserError, match="names no controller"):
+        checkpoint_controller(tmp_path)
     (tmp_path / DATASET_META).write_text('{"task": "pick_place", "controller": "ee_pose"}')
     assert checkpoint_controller(tmp_path) == "ee_pose"
     (tmp_path / DATASET_META).write_text("{not json")

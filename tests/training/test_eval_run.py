@@ -131,3 +131,69 @@ def test_a_rollout_replays_exactly_from_its_seed(pick_place_run):
         rollouts.append(np.stack(actions))
     np.testing.assert_array_equal(rollouts[0], rollouts[1])
     assert not np.array_equal(rollouts[0], rollouts[2])
+
+
+def test_eval_workers_end_when_eval_is_killed(pick_place_run, tmp_path):
+    """A SIGTERM to `simreal eval` skips the pool's shutdown; its worker processes must not live on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    root, _ = pick_place_run
+    log = tmp_path / "eval.log"
+    argv = [
+        "eval",
+        "--checkpoint",
+        str(root / "run"),
+        "--episodes",
+        "200",
+        "--workers",
+        "2",
+        "--max-steps",
+        "15",
+    ]
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from simreal.cli import main; sys.exit(main(sys.argv[1:]))",
+                *argv,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while "success=" not in log.read_text():  # workers are up and have finished an episode
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        workers = [
+            child
+            for child in psutil.Process(process.pid).children()
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
+        assert len(workers) == 2
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while (alive := [w for w in workers if _running(w)]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for worker in alive:
+            worker.kill()
+        assert not alive
+    finally:
+        process.kill()
+
+
+def _running(process) -> bool:
+    """Alive and not a zombie (an exited orphan that the container's init may never reap)."""
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -13,12 +13,12 @@ subscribes to the topics of the observation spec, ``joint_states_topic`` (for th
 (std_srvs/Trigger). Commands are the arm joints' positions (rad) then, when ``gripper_joint`` is set, the
 gripper command in [0, 1] (0 open).
 
-The checkpoint's action space is the "controller" of the dataset it was trained on (its dataset meta;
-joint_pos without one). A joint_pos action is the command itself. An ee_pose (x, y, z m, qw, qx, qy,
-qz, gripper) or ee_delta (dx, dy, dz m, drx, dry, drz rad, gripper; base frame) chunk is turned into
-joint targets by damped least-squares IK on the arm's MJCF (``robot_mjcf``; simreal's Panda by default)
-on the inference thread, clamped to ``ee_workspace`` as in simulation: see cartesian_chunks. IK time
-per chunk is published beside the inference latency.
+The checkpoint's action space is the "controller" of the dataset it was trained on (its dataset meta; a
+checkpoint without one is refused, never guessed). A joint_pos action is the command itself. An ee_pose
+(x, y, z m, qw, qx, qy, qz, gripper) or ee_delta (dx, dy, dz m, drx, dry, drz rad, gripper; base frame)
+chunk is turned into joint targets by damped least-squares IK on the arm's MJCF (``robot_mjcf``;
+simreal's Panda by default) on the inference thread, clamped to ``ee_workspace`` as in simulation: see
+cartesian_chunks. IK time per chunk is published beside the inference latency.
 
 Time: every stamp, age and deadline is on the node's ROS clock, so with ``use_sim_time`` (sim_robot_node
 with ``publish_clock``) observation alignment, ``max_age``, the watchdog and the action schedule all run

@@ -63,15 +63,22 @@ class CheckpointChunkRunner:
 
 def checkpoint_controller(checkpoint: str | Path) -> str:
     """The action space ("controller") of the dataset a checkpoint directory was trained on, from its
-    dataset sidecar; "joint_pos" when it has none (checkpoints from before the sidecar recorded it)."""
+    dataset sidecar. A checkpoint that records none is refused rather than guessed: an ee_pose chunk
+    and a joint_pos chunk of a 7-joint arm have the same shape, and sending one as the other moves
+    the robot somewhere nobody commanded."""
     path = Path(checkpoint) / DATASET_META
     if not path.is_file():
-        return "joint_pos"
+        raise UserError(
+            f"{checkpoint} records no action space ({DATASET_META} is missing, as in lerobot-train "
+            f"checkpoints): copy the training dataset's meta/simreal.json there as {DATASET_META}"
+        )
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read the checkpoint's dataset meta {path}: {exc}") from None
-    return str(meta.get("controller") or "joint_pos")
+    if not meta.get("controller"):
+        raise UserError(f"{path} names no controller (action space): joint_pos, ee_pose or ee_delta")
+    return str(meta["controller"])
 
 
 def load_runner(checkpoint: str, device: str = "cpu") -> ChunkRunner:
