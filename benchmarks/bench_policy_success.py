@@ -3,7 +3,8 @@ last checkpoint on held-out seeds (>= 100 episodes) with a 95% Wilson interval.
 
 Every cell uses `make demo`'s recipe (simreal.demo): absolute TCP-pose actions (ee_pose), coloured
 point clouds, horizon 16 with 8 actions executed, a 32-64-128 U-Net, lr 1e-3 with 100 warm-up steps,
-and the demo's per-head sampling (MeanFlow 4 calls, diffusion DDIM-10); --set overrides any of it.
+and the demo's per-head settings (MeanFlow 4 calls; diffusion sample prediction, DDIM-10); --set
+overrides any of it.
 
 A long sweep, built to run one cell at a time and to pick up where it stopped: the dataset of a task
 is collected once (topped up if short), a cell's training resumes from its last checkpoint, and a
@@ -60,7 +61,8 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
     started, cpu_started = time.perf_counter(), time.process_time()
     last = last_checkpoint(run_dir)
-    if last is None or int(last.name) < args.steps:
+    trained_now = last is None or int(last.name) < args.steps
+    if trained_now:
         config = TrainConfig(
             policy=policy,
             dataset=str(dataset),
@@ -71,7 +73,10 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             policy_overrides={**demo_policy_settings(policy, args.config), **args.overrides},
         )
         train(config, resume=last is not None)
-    train_s, train_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
+    # Timed only when this invocation trained from scratch: a resumed or finished run's total is unknown.
+    timed = trained_now and last is None
+    train_s = time.perf_counter() - started if timed else None
+    train_cpu_s = time.process_time() - cpu_started if timed else None
     result = evaluate(
         run_dir,
         episodes=args.episodes,
@@ -176,7 +181,7 @@ def main() -> None:
                 low, high = row["success_ci95"]
                 print(
                     f"{key}: success {row['successes']}/{row['episodes']} = {row['success_rate']:.1%} "
-                    f"(95% CI {low:.1%}-{high:.1%}), trained {row['train_wall_s'] / 60:.1f} min",
+                    f"(95% CI {low:.1%}-{high:.1%}), trained {_minutes(row['train_wall_s'])} min",
                     flush=True,
                 )
     print_table(results["cells"])
@@ -189,12 +194,15 @@ def print_table(cells: dict) -> None:
     print("|---|---|---|---|---|---|")
     for key, row in sorted(cells.items()):
         low, high = row["success_ci95"]
-        cpu = row.get("train_cpu_s")
         print(
             f"| {key} | {row['successes']}/{row['episodes']} | {low:.0%}-{high:.0%} | {row['steps']} | "
-            f"{row['train_wall_s'] / 60:.1f} / {'-' if cpu is None else f'{cpu / 60:.1f}'} | "
+            f"{_minutes(row['train_wall_s'])} / {_minutes(row.get('train_cpu_s'))} | "
             f"{row['latency_ms']['p50']:.1f} |"
         )
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f}"
 
 
 if __name__ == "__main__":
