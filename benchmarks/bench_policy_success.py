@@ -3,8 +3,9 @@ last checkpoint on held-out seeds (>= 100 episodes) with a 95% Wilson interval.
 
 Every cell uses `make demo`'s recipe (simreal.demo): absolute TCP-pose actions (ee_pose), coloured
 point clouds, horizon 16 with 8 actions executed, a 32-64-128 U-Net, lr 1e-3 with 100 warm-up steps,
-and the demo's per-head settings (MeanFlow 4 calls; diffusion sample prediction, DDIM-10); --set
-overrides any of it.
+and the demo's per-head settings (MeanFlow 4 calls; diffusion sample prediction, DDIM-10; streaming
+sample prediction, horizon 20, trained on demos that go on 10 steps after success); --set overrides
+any of the policy settings.
 
 A long sweep, built to run one cell at a time and to pick up where it stopped: the dataset of a task
 is collected once (topped up if short), a cell's training resumes from its last checkpoint, and a
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
 from bench_env_steps import RESULTS, machine_info
-from simreal.demo import add_recipe_arguments, demo_policy_settings
+from simreal.demo import DEMO_POST_SUCCESS_STEPS, add_recipe_arguments, demo_policy_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ("push_t", "pick_place", "peg_insert")
@@ -34,18 +35,26 @@ POLICIES = ("diffusion", "meanflow", "streaming")
 OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb")}
 
 
-def task_dataset(task: str, episodes: int, workdir: Path, num_points: int) -> Path:
-    """The task's demo dataset (state + RGB + `num_points`-point coloured cloud, ee_pose actions),
-    collected or topped up to `episodes`."""
+def task_dataset(task: str, episodes: int, workdir: Path, num_points: int, post_success_steps: int) -> Path:
+    """The task's demo dataset (state + RGB + `num_points`-point coloured cloud, ee_pose actions,
+    `post_success_steps` expert steps after each success), collected or topped up to `episodes`."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig
 
-    path = workdir / "datasets" / f"{task}_ee_pose_{num_points}pts"
+    path = workdir / "datasets" / f"{task}_ee_pose_{num_points}pts_post{post_success_steps}"
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
     if have < episodes:
         obs = ObservationConfig.parse(f"state,rgb,pointcloud,color,points={num_points}")
-        config = CollectConfig(task, episodes - have, path, obs, controller="ee_pose", resume=have > 0)
+        config = CollectConfig(
+            task,
+            episodes - have,
+            path,
+            obs,
+            controller="ee_pose",
+            resume=have > 0,
+            post_success_steps=post_success_steps,
+        )
         collect(config)
     return path
 
@@ -57,7 +66,8 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
     from simreal.training.checkpoint import last_checkpoint
     from simreal.training.config import TrainConfig, recipe_from_args
 
-    dataset = task_dataset(task, args.demos, args.workdir, args.num_points)
+    post_success_steps = DEMO_POST_SUCCESS_STEPS[policy]
+    dataset = task_dataset(task, args.demos, args.workdir, args.num_points, post_success_steps)
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
     started, cpu_started = time.perf_counter(), time.process_time()
     last = last_checkpoint(run_dir)
@@ -95,6 +105,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "batch_size": args.batch_size,
         "lr": args.lr,
         "num_points": args.num_points,
+        "post_success_steps": post_success_steps,
         "overrides": args.overrides,
         "train_wall_s": train_s,
         "train_cpu_s": train_cpu_s,

@@ -33,7 +33,10 @@ def test_collects_successful_episodes_with_recorded_seeds(tmp_path, capsys):
     meta = read_simreal_meta(out)
     assert [ep["seed"] for ep in meta["episodes"]] == [episode_seed(7, 0), episode_seed(7, 1)]
     assert all(ep["success"] for ep in meta["episodes"])
-    assert meta["expert"] == {"kind": "scripted", "noise": 1.0} and meta["controller"] == "joint_pos"
+    assert (
+        meta["expert"] == {"kind": "scripted", "noise": 1.0, "post_success_steps": 0}
+        and meta["controller"] == "joint_pos"
+    )
     report = validate_dataset(out)
     assert report.ok, report.problems
     assert report.frames == sum(ep["length"] for ep in meta["episodes"])
@@ -80,6 +83,33 @@ def test_failed_episodes_are_dropped_unless_kept(tmp_path, capsys):
     meta = read_simreal_meta(kept)
     assert [(ep["success"], ep["length"]) for ep in meta["episodes"]] == [(False, 5), (False, 5)]
     assert validate_dataset(kept).ok
+
+
+def test_post_success_steps_record_the_expert_after_the_decisive_action(tmp_path):
+    """Without steps after the success, pick_place's release is the episode's last frame; with 6, the
+    expert's open jaw and retreat follow it, and the episode still replays as a success."""
+    import numpy as np
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from simreal.replay import replay_episode
+
+    def collect_one(name, steps):
+        out = tmp_path / name
+        argv = ["collect", "--episodes", "1", "--obs", "state", "--controller", "ee_pose", "--out", str(out)]
+        assert main([*argv, "--post-success-steps", str(steps), "--no-progress"]) == 0
+        frames = LeRobotDataset("local", root=out).hf_dataset.with_format("numpy", columns=["action"])[:]
+        return out, frames["action"]
+
+    _, plain = collect_one("plain", 0)
+    out, extended = collect_one("extended", 6)
+    assert len(extended) == len(plain) + 6
+    np.testing.assert_array_equal(extended[: len(plain)], plain)  # same seed: same episode up to success
+    last_closed = lambda actions: int(np.nonzero(actions[:, 7] > 0.5)[0][-1])
+    assert last_closed(plain) == len(plain) - 2  # the jaw opens on the final frame only
+    assert last_closed(extended) == len(plain) - 2 and np.all(extended[len(plain) - 1 :, 7] < 0.5)
+    meta = read_simreal_meta(out)
+    assert meta["episodes"][0]["success"] and meta["episodes"][0]["length"] == len(extended)
+    assert replay_episode(out, 0, progress=False).replayed_success
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
@@ -160,6 +190,8 @@ def test_existing_dataset_of_another_schema_is_refused(tmp_path, capsys):
     assert "another schema" in one_line_error(capsys)
     assert main([*base, "--obs", "state", "--controller", "ee_delta", "--resume"]) == 2
     assert "controller 'joint_pos' != 'ee_delta'" in one_line_error(capsys)
+    assert main([*base, "--obs", "state", "--post-success-steps", "5", "--resume"]) == 2
+    assert "post_success_steps 0 != 5" in one_line_error(capsys)
     assert main([*base, "--obs", "state"]) == 2  # no --resume: refuse a non-empty directory
     assert "already exists" in one_line_error(capsys)
     assert tree_digest(out) == before
@@ -174,6 +206,7 @@ def test_resume_accepts_a_dataset_older_than_an_observation_setting(tmp_path):
     sidecar = out / "meta" / "simreal.json"
     meta = json.loads(sidecar.read_text())
     del meta["observation"]["env_state"]  # as written before env_state existed
+    del meta["expert"]["post_success_steps"]  # and before episodes could go on after success
     sidecar.write_text(json.dumps(meta))
     assert main([*base, "--resume"]) == 0
     assert validate_dataset(out).episodes == 2

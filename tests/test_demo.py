@@ -14,7 +14,8 @@ def test_demo_runs_every_step(tmp_path, capsys):
     args = ["--eval-episodes", "2", "--ros-episodes", "1", "--out", str(tmp_path)]
     assert main(["demo", *TINY, *args]) == 0
     (run,) = tmp_path.iterdir()
-    assert (run / "dataset" / "meta" / "simreal.json").is_file()
+    meta = json.loads((run / "dataset" / "meta" / "simreal.json").read_text())
+    assert meta["expert"]["post_success_steps"] == 0  # MeanFlow's demos end at success
     assert (run / "replay_episode0.mp4").stat().st_size > 0
     assert (run / "train" / "checkpoints" / "last").exists()
     summary = json.loads((run / "eval.json").read_text())

@@ -41,6 +41,11 @@ class CollectConfig:
     noise: float | None = None  # scripted expert's noise scale; None = the task's default
     max_steps: int | None = None  # episode length limit (control steps); None = the task's default
     max_attempts: int | None = None  # give up after this many attempts; None = 3 * episodes + 10
+    # Control steps recorded after the task succeeds, the expert still acting: without them the
+    # decisive last action (e.g. opening the jaw) is the episode's final frame, which a policy
+    # trained on action chunks rarely sees inside the chunk it executes (see the README's pick_place
+    # results: the streaming head needs them, MeanFlow does better without).
+    post_success_steps: int = 0
 
 
 @dataclass
@@ -95,6 +100,7 @@ def collect(
         task_env = env.unwrapped
         noise = task_env.config.expert_noise if cfg.noise is None else float(cfg.noise)
         expert_meta = {"kind": cfg.expert} if is_teleop else {"kind": "scripted", "noise": noise}
+        expert_meta["post_success_steps"] = cfg.post_success_steps
         human = _make_teleop(cfg.expert, task_env) if is_teleop else None
         recorder = DatasetRecorder.open(
             cfg.out,
@@ -132,7 +138,15 @@ def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress, 
             continue
         seen_seeds.add(seed)
         expert = human if human is not None else task_env.make_expert(np.random.default_rng(seed), noise)
-        success, verdict = _run_episode(env, expert, recorder, seed, stop, realtime=human is not None)
+        success, verdict = _run_episode(
+            env,
+            expert,
+            recorder,
+            seed,
+            stop,
+            realtime=human is not None,
+            after_success=cfg.post_success_steps,
+        )
         if verdict == "interrupted":
             break
         result.attempts += 1
@@ -161,24 +175,32 @@ def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress, 
     return result
 
 
-def _run_episode(env, expert, recorder, seed, stop, realtime: bool) -> tuple[bool, str]:
-    """Steps one episode into the recorder's buffer. Returns (success, verdict) with verdict
-    "save" (episode over), "discard" / "quit" (a teleop key) or "interrupted" (a signal)."""
+def _run_episode(
+    env, expert, recorder, seed, stop, realtime: bool, after_success: int = 0
+) -> tuple[bool, str]:
+    """Steps one episode into the recorder's buffer, going on for `after_success` steps once the task
+    succeeds (not past the episode limit). Returns (success, verdict) with verdict "save" (episode
+    over), "discard" / "quit" (a teleop key) or "interrupted" (a signal)."""
     obs, info = env.reset(seed=seed)
     expert.reset()
     period = 1.0 / env.unwrapped.fps
     next_tick = time.perf_counter()
+    succeeded_at = None
     while True:
         action = expert.act(obs)
         verdict = getattr(expert, "verdict", None)  # teleop devices: "save", "discard", "quit" keys
         if verdict is not None:
-            return bool(info["success"]), verdict
+            return succeeded_at is not None, verdict
         recorder.add_frame(obs, action)
         obs, _, terminated, truncated, info = env.step(action)
         if stop.requested:
             return False, "interrupted"
-        if terminated or truncated:
-            return bool(info["success"]), "save"
+        if succeeded_at is None and info["success"]:
+            succeeded_at = recorder.pending_frames
+        if succeeded_at is not None and recorder.pending_frames - succeeded_at >= after_success:
+            return True, "save"
+        if truncated:
+            return succeeded_at is not None, "save"
         if realtime:  # a human needs the scene at its real pace
             next_tick += period
             time.sleep(max(0.0, next_tick - time.perf_counter()))
@@ -248,6 +270,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="episode length limit in control steps (default: the task's)",
     )
+    parser.add_argument(
+        "--post-success-steps",
+        type=int,
+        default=0,
+        help="control steps recorded after the task succeeds, the expert still acting, so that the "
+        "decisive last action (pick_place's release) is not the episode's final frame; 10 lets a "
+        "streaming policy with horizon 20 learn the release (default 0: episodes end at success)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -294,6 +324,7 @@ def config_from_args(args: argparse.Namespace) -> CollectConfig:
         keep_failed=args.keep_failed,
         noise=args.noise,
         max_steps=args.max_steps,
+        post_success_steps=args.post_success_steps,
     )
 
 

@@ -41,13 +41,18 @@ DEMO_POLICY: dict[str, object] = {"n_obs_steps": 2, "horizon": 16, "n_action_ste
 # the demo's training budget a few calls place the grasp far more precisely, see the module docstring)
 # and trains without condition dropout (guidance 1 never uses the null condition); diffusion predicts
 # the clean sample (DP3's setting; epsilon prediction scored 17/100 where sample scored 79/100 on the
-# demo's data) and samples with DDIM-10 instead of DDPM-100.
+# demo's data) and samples with DDIM-10 instead of DDPM-100; streaming also predicts the sample and
+# spans two chunks after the past steps (horizon 20), so its rolling buffer is more than one chunk.
 DEMO_MEANFLOW_STEPS = 4
 DEMO_HEAD_POLICY: dict[str, dict[str, object]] = {
     "meanflow": {"num_inference_steps": DEMO_MEANFLOW_STEPS, "cond_dropout": 0.0},
     "diffusion": {"sampler": "DDIM", "num_inference_steps": 10, "prediction_type": "sample"},
-    "streaming": {},
+    "streaming": {"horizon": 20, "prediction_type": "sample"},
 }
+# Control steps the expert records after the task succeeds, per head. Streaming needs them to learn
+# pick_place's release (1/100 without, 83/100 with 10); MeanFlow does better without (82/100 against
+# 69/100) and diffusion does not care (79 against 76), so the others collect episodes that end at success.
+DEMO_POST_SUCCESS_STEPS = {"meanflow": 0, "diffusion": 0, "streaming": 10}
 DEMO_SMALL_UNET = [32, 64, 128]
 DEMO_STEPS, DEMO_BATCH, DEMO_LR, DEMO_WARMUP = 3000, 64, 1e-3, 100
 DEMO_EPISODES, DEMO_DATA_WORKERS = 200, 1
@@ -299,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
     # the collect step reads these through collect.config_from_args
     args.expert, args.resume, args.keep_failed = "scripted", False, False
     args.noise, args.max_steps = None, None
+    args.post_success_steps = DEMO_POST_SUCCESS_STEPS[args.policy]
     root = args.out / datetime.now().strftime("run-%Y%m%d-%H%M%S")
     if root.exists():
         raise UserError(f"{root} already exists; wait a second and run again")

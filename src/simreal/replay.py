@@ -75,7 +75,8 @@ def replay_episode(
             if video is not None:
                 frames.append(task_env.render() if camera is None else task_env.render_camera(camera)[0])
             obs, _, _, _, info = env.step(actions[t])
-        result.replayed_success = bool(info["success"])
+            # any frame: a dataset may record steps after the success (collect --post-success-steps)
+            result.replayed_success = result.replayed_success or bool(info["success"])
     finally:
         env.close()
     if video is not None:

@@ -202,7 +202,10 @@ def test_keyboard_teleop_collects_an_ee_delta_episode(tmp_path, monkeypatch):
     thread.join(timeout=5)
     assert result.saved == 1
     meta = read_simreal_meta(out)
-    assert meta["controller"] == "ee_delta" and meta["expert"] == {"kind": "keyboard"}
+    assert meta["controller"] == "ee_delta" and meta["expert"] == {
+        "kind": "keyboard",
+        "post_success_steps": 0,
+    }
     actions = read_episode_columns(out, 0, ["action"])["action"]
     assert actions.shape[1] == 7 and 8 <= len(actions) <= 12
     assert actions[0, 2] == 0.0 and np.allclose(actions[-4:, 2], 0.01)  # R held: +z at full speed

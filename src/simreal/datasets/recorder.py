@@ -218,6 +218,10 @@ def _setting_difference(new: dict, old: dict) -> str | None:
     for key in ("task", "controller", "fps"):
         if new[key] != old.get(key):
             return f"{key} {old.get(key)!r} != {new[key]!r}"
+    # where episodes end is the dataset's convention, not one expert's (datasets from before it: 0)
+    old_after, new_after = ((m.get("expert") or {}).get("post_success_steps", 0) for m in (old, new))
+    if old_after != new_after:
+        return f"post_success_steps {old_after!r} != {new_after!r}"
     return None
 
 
