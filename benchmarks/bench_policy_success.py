@@ -118,6 +118,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
                 "success_rate",
                 "success_ci95",
                 "episode_length",
+                "final_progress",
                 "latency_ms",
                 "checkpoint",
                 "videos",

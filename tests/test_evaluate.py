@@ -22,19 +22,20 @@ def test_wilson_interval(successes, trials, expected):
 
 def test_summary_fields():
     episodes = [
-        Episode(seed=7, success=True, length=40, latencies_s=[0.010] * 39 + [0.100]),
-        Episode(seed=8, success=False, length=60, latencies_s=[0.020] * 60),
+        Episode(seed=7, success=True, length=40, latencies_s=[0.010] * 39 + [0.100], final_progress=1.0),
+        Episode(seed=8, success=False, length=60, latencies_s=[0.020] * 60, final_progress=0.4),
     ]
     summary = summarize(episodes)
     assert summary["episodes"] == 2 and summary["successes"] == 1 and summary["success_rate"] == 0.5
     assert summary["success_ci95"] == pytest.approx(wilson_interval(1, 2))
     assert summary["episode_length"] == {"mean": 50.0, "median": 50.0, "max": 60}
+    assert summary["final_progress"] == pytest.approx({"mean": 0.7, "failed_mean": 0.4})
     assert summary["latency_ms"]["calls"] == 100
     assert summary["latency_ms"]["p50"] == pytest.approx(20.0)
     assert 20.0 < summary["latency_ms"]["p99"] <= 100.0
     assert summary["per_episode"] == [
-        {"seed": 7, "success": True, "length": 40},
-        {"seed": 8, "success": False, "length": 60},
+        {"seed": 7, "success": True, "length": 40, "final_progress": 1.0},
+        {"seed": 8, "success": False, "length": 60, "final_progress": 0.4},
     ]
 
 

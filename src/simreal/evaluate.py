@@ -55,9 +55,10 @@ def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[f
 
 
 def summarize(episodes: list[Episode]) -> dict[str, Any]:
-    """Success rate with its 95% Wilson interval, episode lengths (steps) and latency (ms)."""
+    """Success rate with its 95% Wilson interval, episode lengths (steps), final progress and latency (ms)."""
     successes = sum(e.success for e in episodes)
     lengths = np.array([e.length for e in episodes], dtype=float)
+    failed_progress = [e.final_progress for e in episodes if not e.success]
     latencies_ms = 1e3 * np.array([t for e in episodes for t in e.latencies_s] or [np.nan])
     low, high = wilson_interval(successes, len(episodes))
     return {
@@ -69,6 +70,10 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
             "mean": float(lengths.mean()),
             "median": float(np.median(lengths)),
             "max": int(lengths.max()),
+        },
+        "final_progress": {
+            "mean": float(np.mean([e.final_progress for e in episodes])),
+            "failed_mean": float(np.mean(failed_progress)) if failed_progress else None,
         },
         "latency_ms": {
             "p50": float(np.percentile(latencies_ms, 50)),
@@ -320,6 +325,9 @@ def run(args: argparse.Namespace) -> int:
         f"(95% CI {low:.1%}-{high:.1%}), mean length {result['episode_length']['mean']:.0f} steps, "
         f"latency p50 {latency['p50']:.1f} ms / p99 {latency['p99']:.1f} ms"
     )
+    failed_progress = result["final_progress"]["failed_mean"]
+    if failed_progress is not None:
+        print(f"failed episodes ended at {failed_progress:.0%} task progress on average")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))

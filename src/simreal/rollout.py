@@ -20,16 +20,23 @@ DEFAULT_EVAL_SEED_START = 100_000
 
 @dataclass
 class Episode:
-    """One rollout: success, length in policy steps (1/fps s each), per-call latency in seconds."""
+    """One rollout: success, length in policy steps (1/fps s each), per-call latency in seconds and
+    the task's dense progress (0 to 1) at the last step: how close a failure came."""
 
     seed: int
     success: bool
     length: int
     latencies_s: list[float] = field(default_factory=list)
     frames: list[np.ndarray] | None = None
+    final_progress: float = 0.0
 
     def summary(self) -> dict[str, Any]:
-        return {"seed": self.seed, "success": self.success, "length": self.length}
+        return {
+            "seed": self.seed,
+            "success": self.success,
+            "length": self.length,
+            "final_progress": round(self.final_progress, 4),
+        }
 
 
 def run_episode(env: Any, runner: Any, seed: int, *, film: str | None = None) -> Episode:
@@ -58,7 +65,7 @@ def run_episode(env: Any, runner: Any, seed: int, *, film: str | None = None) ->
             length += 1
             success = success or bool(info.get("success", False))
             done = terminated or truncated
-    return Episode(seed, success, length, latencies, frames)
+    return Episode(seed, success, length, latencies, frames, final_progress=float(info.get("progress", 0.0)))
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
