@@ -20,6 +20,7 @@ Writes benchmarks/results/policy_success.json (quick runs: policy_success_quick.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import time
@@ -175,7 +176,7 @@ def main() -> None:
         args.policy = args.policy or ["meanflow"]
         args.obs = args.obs or ["pointcloud"]
 
-    results = json.loads(out.read_text()) if out.is_file() else {"benchmark": "policy_success", "cells": {}}
+    results = read_results(out)
     for task in args.task or TASKS:
         for policy in args.policy or POLICIES:
             for obs in args.obs or tuple(OBS):
@@ -184,12 +185,7 @@ def main() -> None:
                     print(f"{key}: done earlier, skipped (--force to redo)")
                     continue
                 row = run_cell(task, policy, obs, args)
-                results["cells"][key] = row
-                results["machine"] = machine_info()
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(
-                    json.dumps(results, indent=2)
-                )  # after every cell: an interrupted sweep keeps it
+                results = record_cell(out, key, row)
                 low, high = row["success_ci95"]
                 print(
                     f"{key}: success {row['successes']}/{row['episodes']} = {row['success_rate']:.1%} "
@@ -198,6 +194,23 @@ def main() -> None:
                 )
     print_table(results["cells"])
     print(f"wrote {out}")
+
+
+def read_results(out: Path) -> dict:
+    return json.loads(out.read_text()) if out.is_file() else {"benchmark": "policy_success", "cells": {}}
+
+
+def record_cell(out: Path, key: str, row: dict) -> dict:
+    """Add one cell to the results file right away (an interrupted sweep keeps it), merged under a
+    lock into what is there now, so sweeps of other cells running at the same time keep theirs."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = read_results(out)
+        results["cells"][key] = row
+        results["machine"] = machine_info()
+        out.write_text(json.dumps(results, indent=2))
+    return results
 
 
 def print_table(cells: dict) -> None:
