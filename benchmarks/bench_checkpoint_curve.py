@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
-from bench_env_steps import RESULTS, machine_info
+from bench_env_steps import RESULTS, record_result
 
 
 def checkpoints(run: Path) -> list[Path]:
@@ -46,23 +46,19 @@ def main() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     from simreal.evaluate import evaluate
 
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {"benchmark": "checkpoint_curve"}
-    curves = results.setdefault("runs", {})
+    done = json.loads(args.out.read_text()).get("runs", {}) if args.out.is_file() else {}
     for run in args.runs:
         name = f"{run.parent.name}/{run.name}"  # e.g. pick_place/meanflow_pointcloud
-        curve = curves.setdefault(name, {})
         saved = checkpoints(run)
         for checkpoint in saved[:-1] if args.skip_last else saved:
             step = str(int(checkpoint.name))
-            if step in curve and not args.force:
+            if step in done.get(name, {}) and not args.force:
                 continue
             row = evaluate(checkpoint, episodes=args.episodes, workers=args.workers, skip_demo_seeds=True)
-            curve[step] = {
+            point = {
                 k: row[k] for k in ("episodes", "successes", "success_rate", "success_ci95", "final_progress")
             }
-            results["machine"] = machine_info()
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(results, indent=2))
+            record_result(args.out, "checkpoint_curve", ("runs", name, step), point)
             low, high = row["success_ci95"]
             print(
                 f"{name} @ {step}: {row['successes']}/{row['episodes']} [{low:.0%}, {high:.0%}]",

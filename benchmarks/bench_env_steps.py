@@ -12,6 +12,7 @@ Writes benchmarks/results/env_steps.json.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -43,6 +44,24 @@ def machine_info() -> dict:
     except ImportError:
         pass
     return info
+
+
+def record_result(out: Path, benchmark: str, keys: tuple[str, ...], value: dict) -> dict:
+    """Set results[keys[0]][keys[1]]... = `value` in the results file `out` and write it back at once
+    (an interrupted sweep keeps what it finished), under a lock and on what the file holds now, so
+    benchmark processes writing other rows of the same file at the same time keep theirs.
+    Returns the results written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(out.read_text()) if out.is_file() else {"benchmark": benchmark}
+        node = results
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+        results["machine"] = machine_info()
+        out.write_text(json.dumps(results, indent=2))
+    return results
 
 
 def measure(task: str, obs_spec: str, controller: str, steps: int) -> dict:

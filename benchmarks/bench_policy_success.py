@@ -20,14 +20,13 @@ Writes benchmarks/results/policy_success.json (quick runs: policy_success_quick.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import time
 from pathlib import Path
 
 import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
-from bench_env_steps import RESULTS, machine_info
+from bench_env_steps import RESULTS, record_result
 from simreal.demo import DEMO_POST_SUCCESS_STEPS, add_recipe_arguments, demo_policy_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,41 +175,24 @@ def main() -> None:
         args.policy = args.policy or ["meanflow"]
         args.obs = args.obs or ["pointcloud"]
 
-    results = read_results(out)
+    results = json.loads(out.read_text()) if out.is_file() else {}
     for task in args.task or TASKS:
         for policy in args.policy or POLICIES:
             for obs in args.obs or tuple(OBS):
                 key = f"{task}/{policy}/{obs}{args.tag}"
-                if key in results["cells"] and not args.force:
+                if key in results.get("cells", {}) and not args.force:
                     print(f"{key}: done earlier, skipped (--force to redo)")
                     continue
                 row = run_cell(task, policy, obs, args)
-                results = record_cell(out, key, row)
+                results = record_result(out, "policy_success", ("cells", key), row)
                 low, high = row["success_ci95"]
                 print(
                     f"{key}: success {row['successes']}/{row['episodes']} = {row['success_rate']:.1%} "
                     f"(95% CI {low:.1%}-{high:.1%}), trained {_minutes(row['train_wall_s'])} min",
                     flush=True,
                 )
-    print_table(results["cells"])
+    print_table(results.get("cells", {}))
     print(f"wrote {out}")
-
-
-def read_results(out: Path) -> dict:
-    return json.loads(out.read_text()) if out.is_file() else {"benchmark": "policy_success", "cells": {}}
-
-
-def record_cell(out: Path, key: str, row: dict) -> dict:
-    """Add one cell to the results file right away (an interrupted sweep keeps it), merged under a
-    lock into what is there now, so sweeps of other cells running at the same time keep theirs."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        results = read_results(out)
-        results["cells"][key] = row
-        results["machine"] = machine_info()
-        out.write_text(json.dumps(results, indent=2))
-    return results
 
 
 def print_table(cells: dict) -> None:
