@@ -6,18 +6,17 @@ rows differ only in training. Results are written after every checkpoint, and a 
 the file is skipped unless --force.
 
     .venv/bin/python benchmarks/bench_checkpoint_curve.py RUN [RUN ...] --episodes 100 \\
-        --out benchmarks/results/pick_place_curve.json
+        --out benchmarks/results/pick_place_checkpoint_curve.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
 import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
-from bench_env_steps import RESULTS, record_result
+from bench_env_steps import RESULTS, read_results, record_result
 
 
 def checkpoints(run: Path) -> list[Path]:
@@ -46,7 +45,7 @@ def main() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     from simreal.evaluate import evaluate
 
-    done = json.loads(args.out.read_text()).get("runs", {}) if args.out.is_file() else {}
+    done = read_results(args.out).get("runs", {})
     for run in args.runs:
         name = f"{run.parent.name}/{run.name}"  # e.g. pick_place/meanflow_pointcloud
         saved = checkpoints(run)

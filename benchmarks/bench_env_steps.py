@@ -46,6 +46,11 @@ def machine_info() -> dict:
     return info
 
 
+def read_results(out: Path) -> dict:
+    """The results file `out` as a dict ({} if it does not exist yet)."""
+    return json.loads(out.read_text()) if out.is_file() else {}
+
+
 def record_result(out: Path, benchmark: str, keys: tuple[str, ...], value: dict) -> dict:
     """Set results[keys[0]][keys[1]]... = `value` in the results file `out` and write it back at once
     (an interrupted sweep keeps what it finished), under a lock and on what the file holds now, so
@@ -54,7 +59,7 @@ def record_result(out: Path, benchmark: str, keys: tuple[str, ...], value: dict)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        results = json.loads(out.read_text()) if out.is_file() else {"benchmark": benchmark}
+        results = {"benchmark": benchmark, **read_results(out)}
         node = results
         for key in keys[:-1]:
             node = node.setdefault(key, {})

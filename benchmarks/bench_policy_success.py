@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
-from bench_env_steps import RESULTS, record_result
+from bench_env_steps import RESULTS, read_results, record_result
 from simreal.demo import DEMO_POST_SUCCESS_STEPS, add_recipe_arguments, demo_policy_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +175,7 @@ def main() -> None:
         args.policy = args.policy or ["meanflow"]
         args.obs = args.obs or ["pointcloud"]
 
-    results = json.loads(out.read_text()) if out.is_file() else {}
+    results = read_results(out)
     for task in args.task or TASKS:
         for policy in args.policy or POLICIES:
             for obs in args.obs or tuple(OBS):
