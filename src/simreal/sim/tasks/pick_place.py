@@ -134,15 +134,8 @@ class PickPlaceEnv(SimTaskEnv):
 class PickPlaceExpert(WaypointExpert):
     """Top-down grasp across two cube faces (the yaw nearest the home wrist), lift, carry, lower onto
     the pad, release, retreat. Noise shifts the grasp point (<= 6 mm), grasp depth, hover and carry
-    heights, and the drop point (<= 8 mm); the base class adds speed and joint-target noise. The
-    release starts on the way down (see `release_above`). If the cube is not on the pad when the plan
-    ends, it plans again from where the cube is."""
-
-    # The jaw opens while the cube is still being lowered, 15 mm above the drop point. Had the expert
-    # stopped at the pad holding the cube before opening, that stop would look, to a policy, just like
-    # the stop at the start with the cube freshly grasped (after which it lifts): learned policies then
-    # lift the cube off the pad again, over and over. Descending with a closed jaw happens only here.
-    release_above = 0.015  # m
+    heights, and the drop point (<= 8 mm); the base class adds speed and joint-target noise. If the
+    cube is not on the pad when the plan ends, it plans again from where the cube is."""
 
     def plan(self) -> list[Waypoint]:
         env: PickPlaceEnv = self.env
@@ -166,7 +159,7 @@ class PickPlaceExpert(WaypointExpert):
             Waypoint(grasp, down, 1.0, hold=6),
             Waypoint(above(grasp, carry), down, 1.0, speed=0.25),
             Waypoint(above(drop, carry), down, 1.0, speed=0.4),
-            Waypoint(above(drop, drop[2] + self.release_above), down, 1.0, speed=0.15),
-            Waypoint(drop, down, 0.0, speed=0.15, hold=5),
+            Waypoint(drop, down, 1.0, speed=0.15, hold=2),
+            Waypoint(drop, down, 0.0, hold=5),
             Waypoint(above(drop, drop[2] + 0.12), down, 0.0, speed=0.3, hold=40),
         ]
