@@ -6,6 +6,7 @@ import torch
 
 from simreal.datasets import open_dataset
 from simreal.errors import UserError
+from simreal.policies import SimrealDiffusionConfig
 from simreal.training.data import TrainingWindows, dataset_stats, make_batch_loader, resolve_obs_keys
 
 OBS_DELTAS, ACTION_DELTAS = [-1, 0], list(range(-1, 7))
@@ -67,3 +68,22 @@ def _take(loader, count):
     while len(taken) < count:
         taken += [batch["index"] for batch in loader][: count - len(taken)]
     return taken
+
+
+def test_train_on_episode_tail_starts_windows_at_every_frame(synthetic_dataset):
+    """By default an episode's last horizon - n_action_steps - n_obs_steps + 1 frames start no window;
+    with train_on_episode_tail its last frame does too."""
+    windows = TrainingWindows(
+        open_dataset(synthetic_dataset), ["observation.state"], OBS_DELTAS, ACTION_DELTAS
+    )
+    last_frames = {int(end) - 1 for end in windows.episode_ends}  # episode_ends are exclusive
+    for tail, skipped in ((False, 16 - 8 - 2 + 1), (True, 0)):
+        config = SimrealDiffusionConfig(
+            horizon=16, n_action_steps=8, n_obs_steps=2, train_on_episode_tail=tail
+        )
+        assert config.drop_n_last_frames == skipped
+        loader = make_batch_loader(
+            windows, batch_size=8, seed=0, drop_n_last_frames=config.drop_n_last_frames, num_workers=0
+        )
+        starts = {int(i) for batch in loader for i in batch["index"]}
+        assert (last_frames <= starts) is tail

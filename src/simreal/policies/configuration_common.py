@@ -61,6 +61,11 @@ class SimrealPolicyConfig(PreTrainedConfig):
     # Leave action-window positions past the episode's end (LeRobot's action_is_pad) out of the loss.
     # Off by default, as in Diffusion Policy, which trains on the repeated last action there.
     mask_padded_actions: bool = False
+    # Start training windows at every frame, the episode's last ones included (their positions past
+    # the end repeat its last action). Off by default: like LeRobot and Diffusion Policy, the last
+    # horizon - n_action_steps - n_obs_steps + 1 frames start no window, so in demos that end at the
+    # moment of success the frames around the release are never an observation the policy learns from.
+    train_on_episode_tail: bool = False
 
     # Execution: None = receding horizon (run n_action_steps, then re-plan); a coefficient m re-plans
     # every step and averages overlapping predictions with weights exp(-m * age_rank).
@@ -110,7 +115,10 @@ class SimrealPolicyConfig(PreTrainedConfig):
 
     @property
     def drop_n_last_frames(self) -> int:
-        """Start frames skipped at each episode's end so most windows are real actions, not padding."""
+        """Start frames skipped at each episode's end so most windows are real actions, not padding
+        (none with `train_on_episode_tail`)."""
+        if self.train_on_episode_tail:
+            return 0
         return max(0, self.horizon - self.n_action_steps - self.n_obs_steps + 1)
 
     def get_optimizer_preset(self) -> AdamWConfig:
