@@ -96,15 +96,13 @@ def _init_worker(
     task: str | None,
     threads: int,
     overrides: dict,
-    inference_steps: int | None,
+    execution: dict,
 ) -> None:
     import torch
 
     _exit_with_parent(parent_pid)
     torch.set_num_threads(threads)
-    _start_worker(
-        load_policy(pretrained_dir, "cpu", inference_steps=inference_steps), dataset_meta, task, overrides
-    )
+    _start_worker(load_policy(pretrained_dir, "cpu", **execution), dataset_meta, task, overrides)
 
 
 def _exit_with_parent(parent_pid: int, period_s: float = 0.5) -> None:
@@ -143,6 +141,7 @@ def evaluate(
     skip_demo_seeds: bool = False,
     max_steps: int | None = None,
     inference_steps: int | None = None,
+    action_steps: int | None = None,
     dataset: str | Path | None = None,
 ) -> dict[str, Any]:
     """Roll the checkpoint's policy out for `episodes` held-out seeds; returns the summary dict.
@@ -152,7 +151,7 @@ def evaluate(
     (which lerobot-train checkpoints lack); the checkpoint must fit its features and statistics.
     The first `videos` episodes are filmed into `video_dir` when it is given. `max_steps` replaces
     the task's episode limit (control steps); `inference_steps` the policy's saved number of sampling
-    steps (network calls per chunk).
+    steps (network calls per chunk); `action_steps` its actions executed per chunk.
     """
     import torch
 
@@ -168,8 +167,9 @@ def evaluate(
     threads = max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
     # Loaded here first: a checkpoint that does not fit is refused before any episode or worker starts.
-    runner = load_policy(pretrained, "cpu", inference_steps=inference_steps, **fit)
-    initargs = (os.getpid(), str(pretrained), dataset_meta, task, threads, overrides, inference_steps)
+    execution = {"inference_steps": inference_steps, "action_steps": action_steps}
+    runner = load_policy(pretrained, "cpu", **execution, **fit)
+    initargs = (os.getpid(), str(pretrained), dataset_meta, task, threads, overrides, execution)
     bar = tqdm(total=len(seeds), desc="eval", unit="episode")
     results: list[Episode] = []
 
@@ -215,6 +215,7 @@ def evaluate(
         },
         "max_steps": max_steps,
         "inference_steps": getattr(runner.config, "num_inference_steps", None),
+        "action_steps": runner.n_action_steps,
         **summarize(results),
         "videos": video_paths,
         "workers": workers,
@@ -299,6 +300,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "num_inference_steps)",
     )
     parser.add_argument(
+        "--action-steps",
+        type=int,
+        help="actions executed from each chunk before planning again (meanflow, diffusion), replacing "
+        "the checkpoint's n_action_steps (default: the checkpoint's); fewer re-plan more often",
+    )
+    parser.add_argument(
         "--json", metavar="OUT", help="write the full result (per-episode rows included) as JSON to OUT"
     )
 
@@ -315,6 +322,7 @@ def run(args: argparse.Namespace) -> int:
         skip_demo_seeds=args.skip_demo_seeds,
         max_steps=args.max_steps,
         inference_steps=args.inference_steps,
+        action_steps=args.action_steps,
         dataset=args.dataset,
     )
     low, high = result["success_ci95"]

@@ -2,6 +2,7 @@
 NaN observations, missing features, foreign directories)."""
 
 import json
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -158,3 +159,18 @@ def test_inference_steps_can_be_replaced_at_load(checkpoints, tiny_dataset):
         load_policy(checkpoints["meanflow"], device="cpu", inference_steps=0)
     with pytest.raises(UserError, match="no number of inference steps"):
         load_policy(checkpoints["streaming"], device="cpu", inference_steps=2)
+
+
+def test_action_steps_can_be_replaced_at_load(checkpoints, tiny_dataset):
+    """Executing fewer actions per chunk re-plans more often; streaming's buffer cannot."""
+    saved = load_policy(checkpoints["diffusion"], device="cpu")
+    every_step = load_policy(checkpoints["diffusion"], device="cpu", action_steps=1)
+    assert saved.n_action_steps == 4 and every_step.n_action_steps == 1
+    for runner, plans in ((saved, 2), (every_step, 6)):
+        with patch.object(runner.policy, "plan_actions", wraps=runner.policy.plan_actions) as plan:
+            _actions(runner, tiny_dataset, 6)
+        assert plan.call_count == plans
+    with pytest.raises(UserError, match=r"action steps must be in \[1, 7\]"):
+        load_policy(checkpoints["diffusion"], device="cpu", action_steps=8)
+    with pytest.raises(UserError, match="streaming head's buffer"):
+        load_policy(checkpoints["streaming"], device="cpu", action_steps=1)

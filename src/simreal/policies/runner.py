@@ -127,13 +127,16 @@ def load_policy(
     features: dict[str, Any] | None = None,
     stats: dict[str, dict[str, Any]] | None = None,
     inference_steps: int | None = None,
+    action_steps: int | None = None,
 ) -> PolicyRunner:
     """Load a saved simreal policy or LeRobot `diffusion` policy (config.json, model.safetensors,
     processors) offline.
 
     `features` (e.g. `env.unwrapped.features`) and `stats` (a dataset's `meta.stats`), when given,
     must match the checkpoint. `inference_steps` replaces the saved number of sampling steps (network
-    calls per chunk of the meanflow and diffusion heads, LeRobot diffusion's num_inference_steps).
+    calls per chunk of the meanflow and diffusion heads, LeRobot diffusion's num_inference_steps);
+    `action_steps` the saved number of actions executed from each chunk before planning again
+    (n_action_steps; not the streaming head's, whose buffer was trained chunk by chunk).
     Raises UserError naming the mismatch, or a missing or foreign file.
     """
     path = Path(checkpoint_dir)
@@ -141,6 +144,8 @@ def load_policy(
     config.device = resolve_device(device)
     if inference_steps is not None:
         _set_inference_steps(path, config, inference_steps)
+    if action_steps is not None:
+        _set_action_steps(path, config, action_steps)
     try:
         policy = get_policy_class(config.type).from_pretrained(path, config=config, strict=True)
     except RuntimeError as err:
@@ -194,6 +199,20 @@ def _set_inference_steps(path: Path, config: PreTrainedConfig, steps: int) -> No
         bound = f"in [1, {limit}] (its training timesteps)" if limit is not None else ">= 1"
         raise UserError(f"inference steps must be {bound}, got {steps}")
     config.num_inference_steps = steps
+
+
+def _set_action_steps(path: Path, config: PreTrainedConfig, steps: int) -> None:
+    if config.type == "simreal_streaming":
+        raise UserError(
+            f"{path}: the streaming head's buffer advances by the n_action_steps it was trained with "
+            f"({config.n_action_steps}); it cannot execute a different number"
+        )
+    limit = config.horizon - config.n_obs_steps + 1
+    if not 1 <= steps <= limit:
+        raise UserError(
+            f"action steps must be in [1, {limit}] (the actions from the current step on), got {steps}"
+        )
+    config.n_action_steps = steps
 
 
 def _stats_problem(
