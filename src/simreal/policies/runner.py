@@ -18,6 +18,7 @@ from lerobot.policies.pretrained import PreTrainedPolicy
 
 from simreal.errors import UserError
 from simreal.policies.configuration_common import SimrealPolicyConfig
+from simreal.policies.configuration_streaming import SimrealStreamingConfig
 from simreal.policies.factory import to_policy_features
 from simreal.policies.normalization import STATS_USED, as_float32, processor_stats, stats_mismatch
 
@@ -202,7 +203,7 @@ def _set_inference_steps(path: Path, config: PreTrainedConfig, steps: int) -> No
 
 
 def _set_action_steps(path: Path, config: PreTrainedConfig, steps: int) -> None:
-    if config.type == "simreal_streaming":
+    if isinstance(config, SimrealStreamingConfig):
         raise UserError(
             f"{path}: the streaming head's buffer advances by the n_action_steps it was trained with "
             f"({config.n_action_steps}); it cannot execute a different number"
