@@ -35,14 +35,24 @@ POLICIES = ("diffusion", "meanflow", "streaming")
 OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb")}
 
 
-def task_dataset(task: str, episodes: int, workdir: Path, num_points: int, post_success_steps: int) -> Path:
+def task_dataset(
+    task: str,
+    episodes: int,
+    workdir: Path,
+    num_points: int,
+    post_success_steps: int,
+    recovery_demos: float = 0.0,
+) -> Path:
     """The task's demo dataset (state + RGB + `num_points`-point coloured cloud, ee_pose actions,
-    `post_success_steps` expert steps after each success), collected or topped up to `episodes`."""
+    `post_success_steps` expert steps after each success, a `recovery_demos` fraction of recovery
+    demos), collected or topped up to `episodes`."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig
 
     path = workdir / "datasets" / f"{task}_ee_pose_{num_points}pts_post{post_success_steps}"
+    if recovery_demos:
+        path = path.with_name(f"{path.name}_recovery{recovery_demos:g}")
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
     if have < episodes:
         obs = ObservationConfig.parse(f"state,rgb,pointcloud,color,points={num_points}")
@@ -54,6 +64,7 @@ def task_dataset(task: str, episodes: int, workdir: Path, num_points: int, post_
             controller="ee_pose",
             resume=have > 0,
             post_success_steps=post_success_steps,
+            recovery_demos=recovery_demos,
         )
         collect(config)
     return path
@@ -67,7 +78,9 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
     from simreal.training.config import TrainConfig, recipe_from_args
 
     post_success_steps = DEMO_POST_SUCCESS_STEPS[policy]
-    dataset = task_dataset(task, args.demos, args.workdir, args.num_points, post_success_steps)
+    dataset = task_dataset(
+        task, args.demos, args.workdir, args.num_points, post_success_steps, args.recovery_demos
+    )
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
     started, cpu_started = time.perf_counter(), time.process_time()
     last = last_checkpoint(run_dir)
@@ -106,6 +119,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "lr": args.lr,
         "num_points": args.num_points,
         "post_success_steps": post_success_steps,
+        "recovery_demos": args.recovery_demos,
         "overrides": args.overrides,
         "train_wall_s": train_s,
         "train_cpu_s": train_cpu_s,
@@ -151,6 +165,13 @@ def main() -> None:
         default=[],
         metavar="KEY=VALUE",
         help="policy config override, VALUE parsed as JSON (repeatable), e.g. --set horizon=16",
+    )
+    parser.add_argument(
+        "--recovery-demos",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="fraction of recovery demos in the dataset (collect --recovery-demos; pick_place only)",
     )
     parser.add_argument(
         "--tag", default="", help="suffix of the cells' run folders and result keys (e.g. a config name)"

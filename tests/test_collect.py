@@ -112,6 +112,29 @@ def test_post_success_steps_record_the_expert_after_the_decisive_action(tmp_path
     assert replay_episode(out, 0, progress=False).replayed_success
 
 
+def test_recovery_demos_are_flagged_and_not_replayed(tmp_path, capsys):
+    out = tmp_path / "recovery"
+    argv = ["collect", "--episodes", "1", "--obs", "state", "--controller", "ee_pose", "--out", str(out)]
+    assert main([*argv, "--recovery-demos", "1", "--no-progress"]) == 0
+    episode = read_simreal_meta(out)["episodes"][0]
+    assert episode["success"] and episode["perturbed"]
+    assert episode["env_overrides"] == {"expert_miss_rate": 1.0}
+    capsys.readouterr()
+    assert main(["replay", str(out), "--episode", "0", "--no-progress"]) == 2
+    assert "recovery demo" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--recovery-demos", "1.5"], ["--task", "push_t", "--recovery-demos", "0.3"]],
+    ids=["range", "task"],
+)
+def test_recovery_demos_are_refused_where_they_cannot_apply(tmp_path, capsys, extra):
+    out = tmp_path / "refused"
+    assert main(["collect", "--episodes", "1", "--obs", "state", "--out", str(out), *extra]) == 2
+    assert "--recovery-demos" in capsys.readouterr().err and not out.exists()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
 def test_interrupted_collection_keeps_completed_episodes(tmp_path, sig):
     out = tmp_path / "ds"

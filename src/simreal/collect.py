@@ -46,6 +46,9 @@ class CollectConfig:
     # trained on action chunks rarely sees inside the chunk it executes (see the README's pick_place
     # results: the streaming head needs them, MeanFlow does better without).
     post_success_steps: int = 0
+    # Fraction of episodes whose expert is knocked off its first grasp while the recorded actions
+    # stay its own (DART-style), so the demos show an empty grasp and its recovery (pick_place).
+    recovery_demos: float = 0.0
 
 
 @dataclass
@@ -94,6 +97,7 @@ def collect(
     if is_teleop and cfg.controller != "ee_delta":
         raise UserError(f"the {cfg.expert} expert drives the ee_delta controller, not {cfg.controller}")
     overrides = {} if cfg.max_steps is None else {"max_episode_steps": cfg.max_steps}
+    overrides |= _recovery_overrides(cfg)
     env = make_env(cfg.task, obs=cfg.obs, controller=cfg.controller, **overrides)
     human = None
     try:
@@ -138,7 +142,7 @@ def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress, 
             continue
         seen_seeds.add(seed)
         expert = human if human is not None else task_env.make_expert(np.random.default_rng(seed), noise)
-        success, verdict = _run_episode(
+        success, verdict, perturbed = _run_episode(
             env,
             expert,
             recorder,
@@ -154,7 +158,7 @@ def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress, 
         keep = success or cfg.keep_failed or human is not None  # a human's "save" is the verdict
         if verdict == "save" and keep and recorder.pending_frames:
             result.frames += recorder.pending_frames
-            recorder.save_episode(seed=seed, success=success, expert=cfg.expert)
+            recorder.save_episode(seed=seed, success=success, expert=cfg.expert, perturbed=perturbed)
             result.saved += 1
             bar.update(1)
         else:
@@ -175,32 +179,53 @@ def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress, 
     return result
 
 
+def _recovery_overrides(cfg: CollectConfig) -> dict:
+    """The task-config override behind `recovery_demos`; UserError where it cannot apply."""
+    from simreal.sim import TASKS
+
+    if not cfg.recovery_demos:
+        return {}
+    if not 0.0 < cfg.recovery_demos <= 1.0:
+        raise UserError(f"--recovery-demos is a fraction in (0, 1], got {cfg.recovery_demos}")
+    if cfg.expert != "scripted":
+        raise UserError("--recovery-demos perturbs the scripted expert; it cannot apply to a human")
+    task = TASKS.get(cfg.task)
+    if task is not None and "expert_miss_rate" not in {f.name for f in dataclasses.fields(task.Config)}:
+        raise UserError(f"--recovery-demos: the {cfg.task} expert makes no recovery demos (pick_place does)")
+    return {"expert_miss_rate": float(cfg.recovery_demos)}
+
+
 def _run_episode(
     env, expert, recorder, seed, stop, realtime: bool, after_success: int = 0
-) -> tuple[bool, str]:
+) -> tuple[bool, str, bool]:
     """Steps one episode into the recorder's buffer, going on for `after_success` steps once the task
-    succeeds (not past the episode limit). Returns (success, verdict) with verdict "save" (episode
-    over), "discard" / "quit" (a teleop key) or "interrupted" (a signal)."""
+    succeeds (not past the episode limit). Returns (success, verdict, perturbed) with verdict "save"
+    (episode over), "discard" / "quit" (a teleop key) or "interrupted" (a signal); `perturbed` when
+    some executed action differed from the recorded one (a recovery demo)."""
     obs, info = env.reset(seed=seed)
     expert.reset()
     period = 1.0 / env.unwrapped.fps
     next_tick = time.perf_counter()
     succeeded_at = None
+    perturbed = False
     while True:
         action = expert.act(obs)
         verdict = getattr(expert, "verdict", None)  # teleop devices: "save", "discard", "quit" keys
         if verdict is not None:
-            return succeeded_at is not None, verdict
+            return succeeded_at is not None, verdict, perturbed
+        executed = getattr(expert, "executed_action", None)  # scripted experts: see simreal.sim.expert
+        executed = action if executed is None else executed
+        perturbed = perturbed or executed is not action
         recorder.add_frame(obs, action)
-        obs, _, terminated, truncated, info = env.step(action)
+        obs, _, terminated, truncated, info = env.step(executed)
         if stop.requested:
-            return False, "interrupted"
+            return False, "interrupted", perturbed
         if succeeded_at is None and info["success"]:
             succeeded_at = recorder.pending_frames
         if succeeded_at is not None and recorder.pending_frames - succeeded_at >= after_success:
-            return True, "save"
+            return True, "save", perturbed
         if truncated:
-            return succeeded_at is not None, "save"
+            return succeeded_at is not None, "save", perturbed
         if realtime:  # a human needs the scene at its real pace
             next_tick += period
             time.sleep(max(0.0, next_tick - time.perf_counter()))
@@ -278,6 +303,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "decisive last action (pick_place's release) is not the episode's final frame; 10 lets a "
         "streaming policy with horizon 20 learn the release (default 0: episodes end at success)",
     )
+    parser.add_argument(
+        "--recovery-demos",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="fraction of episodes in which the executed motion is knocked off the expert's first grasp "
+        "(it closes on nothing) while the recorded actions stay the expert's own, DART-style; the expert "
+        "then grasps again, so policies see how to recover from an empty grasp. pick_place only; such "
+        "episodes cannot be replayed open loop (default 0)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -325,6 +360,7 @@ def config_from_args(args: argparse.Namespace) -> CollectConfig:
         noise=args.noise,
         max_steps=args.max_steps,
         post_success_steps=args.post_success_steps,
+        recovery_demos=args.recovery_demos,
     )
 
 

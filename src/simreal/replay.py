@@ -55,6 +55,11 @@ def replay_episode(
     record = episodes[episode]
     if record.get("seed") is None:
         raise UserError(f"episode {episode} has no reset seed (recorded off the simulator): cannot replay")
+    if record.get("perturbed"):
+        raise UserError(
+            f"episode {episode} is a recovery demo: it records the expert's actions, but perturbed ones "
+            "were executed (collect --recovery-demos), so an open-loop replay cannot reproduce it"
+        )
     compared = [k for k, ft in meta["features"].items() if k != "action" and ft["dtype"] == "float32"]
     columns = read_episode_columns(root, episode, ["action", *compared])
     actions = columns.pop("action")

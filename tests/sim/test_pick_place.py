@@ -62,3 +62,25 @@ def test_expert_noise_diversifies_demos():
         expert = env.make_expert(np.random.default_rng(rng_seed))
         paths.append(np.array([expert.act(None) for _ in range(20)]))
     assert np.abs(paths[0] - paths[1]).max() > 1e-3
+
+
+@pytest.mark.parametrize("controller", ["joint_pos", "ee_delta", "ee_pose"])
+def test_recovery_demo_closes_on_nothing_then_grasps_again(controller):
+    """With expert_miss_rate 1, the executed motion drifts beside the cube while the recorded actions
+    stay the expert's: the jaw closes empty, the empty lift makes the expert plan again, and the second
+    grasp places the cube."""
+    env = make_env(
+        "pick_place", obs=ObservationConfig.parse("state"), controller=controller, expert_miss_rate=1.0
+    )
+    obs, info = env.reset(seed=0)
+    expert = env.make_expert(np.random.default_rng(0))
+    closed_empty, perturbed_steps = False, 0
+    for _ in range(env.max_episode_steps):
+        recorded = expert.act(obs)
+        perturbed_steps += not np.allclose(recorded, expert.executed_action)
+        obs, _, terminated, truncated, info = env.step(expert.executed_action)
+        closed_empty |= bool(recorded[-1] > 0.5 and obs["observation.state"][7] < 0.005)
+        if info["success"] or truncated:
+            break
+    assert info["success"] and closed_empty
+    assert perturbed_steps > 20  # the drift grows over the first approach and fades on the second

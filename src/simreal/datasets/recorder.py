@@ -165,11 +165,14 @@ class DatasetRecorder:
         frame["task"] = self._task_description
         self.dataset.add_frame(frame)
 
-    def save_episode(self, *, seed: int | None, success: bool, expert: str | None = None) -> int:
+    def save_episode(
+        self, *, seed: int | None, success: bool, expert: str | None = None, perturbed: bool = False
+    ) -> int:
         """Write the buffered episode (parquet rows, videos, stats) and record it in the sidecar.
 
-        `seed` is the `env.reset(seed=...)` that started it (None for a real robot). Returns the
-        episode index.
+        `seed` is the `env.reset(seed=...)` that started it (None for a real robot); `perturbed` says
+        the executed actions differed from the recorded ones (a recovery demo, not replayable).
+        Returns the episode index.
         """
         length = self.pending_frames
         if length == 0:
@@ -183,6 +186,7 @@ class DatasetRecorder:
                 "success": bool(success),
                 "length": length,
                 "expert": expert or self.meta["expert"].get("kind"),
+                "perturbed": bool(perturbed),
                 "env_overrides": self.meta["env_overrides"],  # sessions of one dataset may differ
             }
         )

@@ -34,6 +34,8 @@ class PickPlaceConfig(TaskConfig):
     min_separation: float = 0.14  # m between the cube's start and the pad's centre
     pad_radius: float = 0.05  # m
     success_radius: float = 0.03  # m, cube centre to pad centre in xy
+    # Fraction of expert episodes whose first grasp is made to miss (PickPlaceExpert): recovery demos.
+    expert_miss_rate: float = 0.0
 
 
 def yaw_of(quat: np.ndarray) -> float:
@@ -128,14 +130,48 @@ class PickPlaceEnv(SimTaskEnv):
         return 0.2 * reach + 0.75 * transport
 
     def make_expert(self, rng: np.random.Generator, noise: float | None = None) -> PickPlaceExpert:
-        return PickPlaceExpert(self, rng, self.config.expert_noise if noise is None else noise)
+        rate = self.config.expert_miss_rate
+        miss = rate > 0 and rng.random() < rate  # no draw at rate 0: older datasets stay reproducible
+        return PickPlaceExpert(self, rng, self.config.expert_noise if noise is None else noise, miss)
 
 
 class PickPlaceExpert(WaypointExpert):
     """Top-down grasp across two cube faces (the yaw nearest the home wrist), lift, carry, lower onto
     the pad, release, retreat. Noise shifts the grasp point (<= 6 mm), grasp depth, hover and carry
     heights, and the drop point (<= 8 mm); the base class adds speed and joint-target noise. If the
-    cube is not on the pad when the plan ends, it plans again from where the cube is."""
+    cube is not on the pad when the plan ends, or not in the jaw after the lift, it plans again from
+    where the cube is.
+
+    `miss_first_grasp` makes a recovery demo (DART-style): while the first plan runs, the executed
+    TCP drifts 4-5 cm beside the cube along the fingers' faces, so the jaw closes on nothing, while
+    the recorded actions stay the expert's own. After the empty lift it re-plans, the drift fades
+    (at `drift_speed`), and it grasps again: the demo shows an empty grasp and its recovery."""
+
+    drift_speed = 0.05  # m/s at which the miss offset grows and fades
+
+    def __init__(self, env, rng: np.random.Generator, noise: float, miss_first_grasp: bool = False):
+        self.miss_first_grasp = miss_first_grasp
+        super().__init__(env, rng, noise)
+
+    def reset(self) -> None:
+        super().reset()
+        self._plans_made = 0
+        self._miss = np.zeros(3)  # the offset the drift heads for
+        self._drift = np.zeros(3)
+
+    def execution_offset(self) -> np.ndarray | None:
+        if not self.miss_first_grasp:
+            return None
+        step = self.drift_speed / self.env.fps
+        gap = self._miss - self._drift
+        dist = float(np.linalg.norm(gap))
+        self._drift = self._drift + (gap if dist <= step else gap * (step / dist))
+        return self._drift
+
+    def holds_cube(self) -> bool:
+        """The cube has left the table (it is in the jaw)."""
+        cube, _ = self.env.cube_pose()
+        return bool(cube[2] > self.env.config.cube_half_size + 0.02)
 
     def plan(self) -> list[Waypoint]:
         env: PickPlaceEnv = self.env
@@ -145,6 +181,12 @@ class PickPlaceExpert(WaypointExpert):
         # The cube looks the same every 90 deg: grasp at the equivalent yaw in [-45, 45) deg.
         yaw = (yaw_of(cube_quat) + np.pi / 4) % (np.pi / 2) - np.pi / 4
         down = yaw_down_quat(yaw)
+        self._plans_made += 1
+        self._miss = np.zeros(3)
+        if self.miss_first_grasp and self._plans_made == 1:
+            # along the TCP x axis, parallel to the finger pads: the jaw closes beside the cube
+            side, size = rng.choice((-1, 1)), rng.uniform(0.04, 0.05)
+            self._miss = side * size * np.array([np.cos(yaw), np.sin(yaw), 0.0])
         grasp = cube + np.append(np.clip(rng.normal(0, 0.003 * n, 2), -0.006, 0.006), 0.0)
         grasp[2] = half + rng.uniform(-0.003, 0.006) * n
         hover = 0.10 + rng.uniform(0, 0.05) * n
@@ -157,7 +199,7 @@ class PickPlaceExpert(WaypointExpert):
             Waypoint(above(grasp, grasp[2] + hover), down, 0.0, speed=0.45),
             Waypoint(grasp, down, 0.0, speed=0.15, hold=1),
             Waypoint(grasp, down, 1.0, hold=6),
-            Waypoint(above(grasp, carry), down, 1.0, speed=0.25),
+            Waypoint(above(grasp, carry), down, 1.0, speed=0.25, expect=self.holds_cube),
             Waypoint(above(drop, carry), down, 1.0, speed=0.4),
             Waypoint(drop, down, 1.0, speed=0.15, hold=2),
             Waypoint(drop, down, 0.0, hold=5),
