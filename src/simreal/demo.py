@@ -303,7 +303,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # the collect step reads these through collect.config_from_args
     args.expert, args.resume, args.keep_failed = "scripted", False, False
-    args.noise, args.max_steps = None, None
+    args.noise, args.max_steps, args.recovery_demos = None, None, 0.0
     args.post_success_steps = DEMO_POST_SUCCESS_STEPS[args.policy]
     root = args.out / datetime.now().strftime("run-%Y%m%d-%H%M%S")
     if root.exists():
