@@ -133,6 +133,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
                 "success_ci95",
                 "episode_length",
                 "final_progress",
+                "failed_outcome_mean",
                 "latency_ms",
                 "checkpoint",
                 "videos",

@@ -55,10 +55,12 @@ def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[f
 
 
 def summarize(episodes: list[Episode]) -> dict[str, Any]:
-    """Success rate with its 95% Wilson interval, episode lengths (steps), final progress and latency (ms)."""
+    """Success rate with its 95% Wilson interval, episode lengths (steps), final and peak progress, the
+    failed episodes' mean `outcome` measures (how far from success they ended) and latency (ms)."""
     successes = sum(e.success for e in episodes)
     lengths = np.array([e.length for e in episodes], dtype=float)
-    failed_progress = [e.final_progress for e in episodes if not e.success]
+    failed = [e for e in episodes if not e.success]
+    failed_progress = [e.final_progress for e in failed]
     latencies_ms = 1e3 * np.array([t for e in episodes for t in e.latencies_s] or [np.nan])
     low, high = wilson_interval(successes, len(episodes))
     return {
@@ -74,6 +76,11 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
         "final_progress": {
             "mean": float(np.mean([e.final_progress for e in episodes])),
             "failed_mean": float(np.mean(failed_progress)) if failed_progress else None,
+            "failed_peak_mean": float(np.mean([e.peak_progress for e in failed])) if failed else None,
+        },
+        "failed_outcome_mean": {
+            name: float(np.mean([e.outcome[name] for e in failed]))
+            for name in (failed[0].outcome if failed else {})
         },
         "latency_ms": {
             "p50": float(np.percentile(latencies_ms, 50)),
@@ -333,9 +340,13 @@ def run(args: argparse.Namespace) -> int:
         f"(95% CI {low:.1%}-{high:.1%}), mean length {result['episode_length']['mean']:.0f} steps, "
         f"latency p50 {latency['p50']:.1f} ms / p99 {latency['p99']:.1f} ms"
     )
-    failed_progress = result["final_progress"]["failed_mean"]
-    if failed_progress is not None:
-        print(f"failed episodes ended at {failed_progress:.0%} task progress on average")
+    progress = result["final_progress"]
+    if progress["failed_mean"] is not None:
+        ended = ", ".join(f"{name} {value:.3g}" for name, value in result["failed_outcome_mean"].items())
+        print(
+            f"failed episodes ended at {progress['failed_mean']:.0%} task progress on average "
+            f"(peak {progress['failed_peak_mean']:.0%})" + (f"; mean {ended}" if ended else "")
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))

@@ -20,8 +20,10 @@ DEFAULT_EVAL_SEED_START = 100_000
 
 @dataclass
 class Episode:
-    """One rollout: success, length in policy steps (1/fps s each), per-call latency in seconds and
-    the task's dense progress (0 to 1) at the last step: how close a failure came."""
+    """One rollout: success, length in policy steps (1/fps s each), per-call latency in seconds, the
+    task's dense progress (0 to 1) at the last step and its highest during the episode (a failure
+    that got far and lost it again shows as a peak above the final value), and the task's `outcome()`
+    measures at the last step (how far from success it ended, e.g. the cube's distance to the pad)."""
 
     seed: int
     success: bool
@@ -29,6 +31,8 @@ class Episode:
     latencies_s: list[float] = field(default_factory=list)
     frames: list[np.ndarray] | None = None
     final_progress: float = 0.0
+    peak_progress: float = 0.0
+    outcome: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -36,6 +40,8 @@ class Episode:
             "success": self.success,
             "length": self.length,
             "final_progress": round(self.final_progress, 4),
+            "peak_progress": round(self.peak_progress, 4),
+            "outcome": {name: round(value, 4) for name, value in self.outcome.items()},
         }
 
 
@@ -53,6 +59,7 @@ def run_episode(env: Any, runner: Any, seed: int, *, film: str | None = None) ->
     frames = [] if film else None
     latencies = []
     success, length, done = False, 0, False
+    peak_progress = float(info.get("progress", 0.0))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         while not done:
@@ -64,8 +71,18 @@ def run_episode(env: Any, runner: Any, seed: int, *, film: str | None = None) ->
             observation, _reward, terminated, truncated, info = env.step(action)
             length += 1
             success = success or bool(info.get("success", False))
+            peak_progress = max(peak_progress, float(info.get("progress", 0.0)))
             done = terminated or truncated
-    return Episode(seed, success, length, latencies, frames, final_progress=float(info.get("progress", 0.0)))
+    return Episode(
+        seed,
+        success,
+        length,
+        latencies,
+        frames,
+        final_progress=float(info.get("progress", 0.0)),
+        peak_progress=peak_progress,
+        outcome=env.unwrapped.outcome(),
+    )
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:

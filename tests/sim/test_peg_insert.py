@@ -50,6 +50,9 @@ def test_success_predicate(env):
     assert env.is_success() and env.progress() == 1.0
     place_peg(env, hole[:2], env.config.hole_depth - 0.01, yaw)  # only 1 cm in
     assert not env.is_success() and 0.5 < env.progress() < 1.0
+    assert env.outcome() == pytest.approx(
+        {"peg_offset_m": 0.0, "peg_depth_m": 0.01, "fingers_on_peg": 0.0}, abs=1e-6
+    )
     place_peg(env, hole[:2] + np.array([0.2, 0.0]), 0.0, yaw)  # on the table elsewhere
     assert not env.is_success()
 

@@ -30,8 +30,12 @@ def test_success_predicate(env):
     assert env.is_success() and env.progress() == 1.0
     place_cube(env, pad[:2] + 0.05, z=pad[2] + env.config.cube_half_size)
     assert not env.is_success() and env.progress() < 1.0
+    assert env.outcome() == pytest.approx(
+        {"cube_to_pad_m": 0.05 * 2**0.5, "cube_above_pad_m": 0.0, "cube_held": 0.0}
+    )
     place_cube(env, pad[:2], z=pad[2] + env.config.cube_half_size + 0.05)  # held above it
     assert not env.is_success()
+    assert env.outcome()["cube_above_pad_m"] == pytest.approx(0.05)
 
 
 @pytest.mark.parametrize("controller", ["joint_pos", "ee_delta", "ee_pose"])

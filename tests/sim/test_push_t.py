@@ -45,6 +45,9 @@ def test_success_predicate(env):
     assert env.is_success() and env.progress() == 1.0
     place(env, (x + 0.03, y, yaw))  # 3 cm off
     assert not env.is_success() and 0.9 < env.progress() < 1.0
+    assert env.outcome() == pytest.approx(
+        {"block_position_error_m": 0.03, "block_yaw_error_rad": 0.0}, abs=1e-6
+    )
     place(env, (x, y, yaw + math.radians(20)))  # turned 20 deg
     assert not env.is_success()
     place(env, (x, y, yaw), spin=1.0)  # at the target but still turning: not held

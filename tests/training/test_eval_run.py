@@ -90,7 +90,10 @@ def test_eval_json_videos_and_seeds(pick_place_run, tmp_path):
     assert result["episodes"] == 3 and result["episode_length"]["max"] <= 15
     assert result["latency_ms"]["calls"] == sum(e["length"] for e in result["per_episode"])
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
-    assert all(0.0 <= e["final_progress"] <= 1.0 for e in result["per_episode"])
+    assert all(0.0 <= e["final_progress"] <= e["peak_progress"] <= 1.0 for e in result["per_episode"])
+    assert all(
+        set(e["outcome"]) == {"cube_to_pad_m", "cube_above_pad_m", "cube_held"} for e in result["per_episode"]
+    )
     low, high = result["success_ci95"]
     assert low <= result["success_rate"] <= high
     demo_seeds = used_seeds(read_simreal_meta(root / "data"))

@@ -141,6 +141,11 @@ class SimTaskEnv(gym.Env):
         """Dense task progress in [0, 1] (1 at success)."""
         raise NotImplementedError
 
+    def outcome(self) -> dict[str, float]:
+        """How far the current state is from success, as named measures (units in the names), so a
+        failed rollout says how it failed (`simreal eval`'s per-episode rows); {} where none is defined."""
+        return {}
+
     def environment_state(self) -> np.ndarray:
         """The task's object and goal poses, one value per `environment_state_names` entry (metres in
         the base frame; angles as cos/sin of a multiple of the yaw, so symmetric poses coincide)."""

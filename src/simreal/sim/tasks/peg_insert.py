@@ -183,6 +183,16 @@ class PegInsertEnv(SimTaskEnv):
         inserted = min(max(depth, 0.0) / self.config.success_depth, 1.0) if offset < 0.005 else 0.0
         return 0.2 * reach + 0.5 * carry + 0.3 * inserted
 
+    def outcome(self) -> dict[str, float]:
+        """The peg's offset from the hole axis and its insertion depth (success: depth at least
+        `success_depth` within the clearance), and how many fingers touch it."""
+        offset, depth = self.insertion()
+        return {
+            "peg_offset_m": float(offset),
+            "peg_depth_m": float(depth),
+            "fingers_on_peg": float(self.fingers_touching_peg()),
+        }
+
     def make_expert(self, rng: np.random.Generator, noise: float | None = None) -> PegInsertExpert:
         return PegInsertExpert(self, rng, self.config.expert_noise if noise is None else noise)
 

@@ -129,6 +129,17 @@ class PickPlaceEnv(SimTaskEnv):
         transport = 1.0 - min(left / max(self._start_distance, 1e-6), 1.0)
         return 0.2 * reach + 0.75 * transport
 
+    def outcome(self) -> dict[str, float]:
+        """Cube centre to pad centre in xy (success: under `success_radius`), the cube's bottom above
+        the pad's top (0 when resting on it) and whether a finger still touches the cube (0 or 1)."""
+        cube, _ = self.cube_pose()
+        target = self.target_position()
+        return {
+            "cube_to_pad_m": float(np.linalg.norm(cube[:2] - target[:2])),
+            "cube_above_pad_m": float(cube[2] - self.config.cube_half_size - target[2]),
+            "cube_held": float(self._fingers_touch_cube()),
+        }
+
     def make_expert(self, rng: np.random.Generator, noise: float | None = None) -> PickPlaceExpert:
         rate = self.config.expert_miss_rate
         miss = rate > 0 and rng.random() < rate  # no draw at rate 0: older datasets stay reproducible

@@ -256,6 +256,11 @@ class PushTEnv(SimTaskEnv):
         yaw_term = min(max(yaw_err - cfg.success_yaw_tol, 0.0) / (math.pi - cfg.success_yaw_tol), 1.0)
         return 1.0 - 0.5 * (pos_term + yaw_term)
 
+    def outcome(self) -> dict[str, float]:
+        """The block's position and yaw error to the target (success: both within tolerance, at rest)."""
+        pos_err, yaw_err = self.pose_error(self.block_pose())
+        return {"block_position_error_m": pos_err, "block_yaw_error_rad": yaw_err}
+
     def make_expert(self, rng: np.random.Generator, noise: float | None = None) -> PushTExpert:
         return PushTExpert(self, rng, self.config.expert_noise if noise is None else noise)
 
