@@ -12,13 +12,20 @@ from simreal.training.data import TrainingWindows, dataset_stats, make_batch_loa
 OBS_DELTAS, ACTION_DELTAS = [-1, 0], list(range(-1, 7))
 
 
-def test_batches_match_lerobot_reader(synthetic_dataset):
-    dataset = open_dataset(synthetic_dataset)
-    keys = ["observation.state", "observation.images.front"]
+@pytest.mark.parametrize(
+    ("fixture", "keys"),
+    [
+        ("synthetic_dataset", ["observation.state", "observation.images.front"]),
+        ("synthetic_pointcloud_dataset", ["observation.state", "observation.pointcloud"]),
+    ],
+)
+def test_batches_match_lerobot_reader(fixture, keys, request):
+    path = request.getfixturevalue(fixture)
+    dataset = open_dataset(path)
     windows = TrainingWindows(dataset, keys, OBS_DELTAS, ACTION_DELTAS)
     fps = dataset.meta.fps
     reference = open_dataset(
-        synthetic_dataset,
+        path,
         delta_timestamps={
             **{k: [d / fps for d in OBS_DELTAS] for k in keys},
             "action": [d / fps for d in ACTION_DELTAS],
