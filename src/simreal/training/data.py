@@ -3,11 +3,11 @@
 LeRobot's per-item reader turns every array cell into a Python list and back into a tensor (about
 40 ms for one sample with a 512-point cloud on this machine), so a batch of 64 took seconds. This
 reader gathers a whole batch of rows from the same memory-mapped Arrow table with one `take` per
-column and flattens the nested lists straight into numpy (no Python lists on the way: 15-65 ms of
-CPU for a batch of 64 windows of 128-point clouds and 16 actions, where the `datasets` numpy
-formatter took 300-390 ms), and decodes video frames with LeRobot's own decoder. Window indices and
-padding masks follow LeRobot's rules: indices outside the episode clamp to its first/last frame and
-are flagged in ``<key>_is_pad``.
+column and flattens the nested lists straight into numpy (no Python lists on the way: 17 ms of CPU
+for a batch of 64 windows of 128-point clouds and 16 actions, where the `datasets` numpy formatter
+took 370 ms; benchmarks/bench_data_reader.py), and decodes video frames with LeRobot's own decoder.
+Window indices and padding masks follow LeRobot's rules: indices outside the episode clamp to its
+first/last frame and are flagged in ``<key>_is_pad``.
 """
 
 from __future__ import annotations
