@@ -45,11 +45,6 @@ class SimrealPolicyConfig(PreTrainedConfig):
     )
     # DP3 feeds raw xyz (metres, base frame); True min-max scales each axis to [-1, 1].
     normalize_pointcloud: bool = False
-    # Min-max normalization widens each dimension's [min, max] to at least this span (in the
-    # feature's units, about its centre); 0 = off, as in LeRobot. A near-constant dimension (the
-    # TCP quaternion's qw and qz in top-down grasps span 0.006) is otherwise stretched to [-1, 1], so
-    # its jitter is fed to the network as strongly as the cube's position.
-    min_max_min_span: float = 0.0
 
     # Encoders: every feature is embedded to obs_embed_dim per observation step.
     obs_embed_dim: int = 64
@@ -93,8 +88,6 @@ class SimrealPolicyConfig(PreTrainedConfig):
         self.down_dims = tuple(self.down_dims)
         if self.n_obs_steps < 1 or self.horizon < 1 or self.n_action_steps < 1:
             raise UserError("n_obs_steps, horizon and n_action_steps must be >= 1")
-        if self.min_max_min_span < 0:
-            raise UserError(f"min_max_min_span must be >= 0, got {self.min_max_min_span}")
         if self.n_action_steps > self.horizon - self.n_obs_steps + 1:
             raise UserError(
                 f"n_action_steps={self.n_action_steps} exceeds the actions after the current step "

@@ -41,22 +41,7 @@ def select_stats(
         if missing:
             raise UserError(f"normalization stats for '{key}' lack {', '.join(missing)} ({mode.value})")
         selected[key] = {n: as_float32(have[n]) for n in names}
-        if mode is NormalizationMode.MIN_MAX and config.min_max_min_span > 0:
-            selected[key] = widened_min_max(selected[key], config.min_max_min_span)
     return selected
-
-
-def widened_min_max(stats: dict[str, np.ndarray], min_span: float) -> dict[str, np.ndarray]:
-    """`stats` with every dimension narrower than `min_span` widened to it about its centre.
-
-    Idempotent (a span already widened counts as wide enough despite float32 rounding), so statistics
-    read back from a trained checkpoint keep the fingerprint they were trained with."""
-    low, high = stats["min"].astype(np.float64), stats["max"].astype(np.float64)
-    narrow = high - low < min_span * (1 - 1e-4)
-    centre = (low + high) / 2
-    low = np.where(narrow, centre - min_span / 2, low)
-    high = np.where(narrow, centre + min_span / 2, high)
-    return {**stats, "min": low.astype(np.float32), "max": high.astype(np.float32)}
 
 
 def fingerprint_stats(config: SimrealPolicyConfig, stats: dict[str, dict[str, Any]]) -> dict[str, str]:
