@@ -60,7 +60,6 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
     successes = sum(e.success for e in episodes)
     lengths = np.array([e.length for e in episodes], dtype=float)
     failed = [e for e in episodes if not e.success]
-    failed_progress = [e.final_progress for e in failed]
     latencies_ms = 1e3 * np.array([t for e in episodes for t in e.latencies_s] or [np.nan])
     low, high = wilson_interval(successes, len(episodes))
     return {
@@ -75,7 +74,7 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
         },
         "final_progress": {
             "mean": float(np.mean([e.final_progress for e in episodes])),
-            "failed_mean": float(np.mean(failed_progress)) if failed_progress else None,
+            "failed_mean": float(np.mean([e.final_progress for e in failed])) if failed else None,
             "failed_peak_mean": float(np.mean([e.peak_progress for e in failed])) if failed else None,
         },
         "failed_outcome_mean": {

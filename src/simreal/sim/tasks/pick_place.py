@@ -112,11 +112,10 @@ class PickPlaceEnv(SimTaskEnv):
         return False
 
     def is_success(self) -> bool:
-        cube, _ = self.cube_pose()
-        target = self.target_position()
-        on_pad = abs(cube[2] - self.config.cube_half_size - target[2]) < 0.005
-        centred = np.linalg.norm(cube[:2] - target[:2]) < self.config.success_radius
-        return bool(on_pad and centred and not self._fingers_touch_cube())
+        state = self.outcome()
+        on_pad = abs(state["cube_above_pad_m"]) < 0.005
+        centred = state["cube_to_pad_m"] < self.config.success_radius
+        return bool(on_pad and centred and not state["cube_held"])
 
     def progress(self) -> float:
         """0.2 for bringing the TCP to the cube, 0.75 for moving the cube over the pad, 1 at success."""
