@@ -15,7 +15,6 @@ import argparse
 import fcntl
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,26 +23,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine_info() -> dict:
-    """Platform, CPU count and library versions, for the JSON next to every figure."""
-    import mujoco
-    import numpy
+    """The machine (simreal.machine.describe_machine) and its load average, for the JSON next to every
+    figure."""
+    from simreal.machine import describe_machine
 
-    info = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "mujoco": mujoco.__version__,
-        "numpy": numpy.__version__,
-        "load_average": os.getloadavg(),
-    }
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-    except ImportError:
-        pass
-    return info
+    return {**describe_machine(), "load_average": os.getloadavg()}
 
 
 def read_results(out: Path) -> dict:

@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from simreal.errors import UserError
+from simreal.machine import describe_machine
 from simreal.policies import PolicyRunner, load_policy
 from simreal.rollout import (
     DEFAULT_EVAL_SEED_START,
@@ -226,7 +226,7 @@ def evaluate(
         "videos": video_paths,
         "workers": workers,
         "wall_s": time.perf_counter() - started,
-        "machine": machine_description(),
+        "machine": describe_machine(),
     }
 
 
@@ -246,22 +246,6 @@ def _dataset_context(pretrained: Path, dataset: str | Path | None) -> tuple[dict
         f"{pretrained} records no training dataset ({DATASET_META}): pass --dataset with the dataset "
         "it was trained on"
     )
-
-
-def machine_description() -> dict[str, Any]:
-    """Platform, CPU count and library versions, for results quoted with their hardware."""
-    import mujoco
-    import torch
-
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "mujoco": mujoco.__version__,
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -94,6 +94,7 @@ def test_eval_json_videos_and_seeds(pick_place_run, tmp_path):
     assert all(
         set(e["outcome"]) == {"cube_to_pad_m", "cube_above_pad_m", "cube_held"} for e in result["per_episode"]
     )
+    assert result["machine"]["torch_cpu_capability"] and result["machine"]["cpu_count"] >= 1
     low, high = result["success_ci95"]
     assert low <= result["success_rate"] <= high
     demo_seeds = used_seeds(read_simreal_meta(root / "data"))
