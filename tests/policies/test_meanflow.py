@@ -64,3 +64,63 @@ def test_one_step_sampler_recovers_both_modes_of_a_bimodal_toy():
     near_a_mode = ((first.abs() - 0.7).abs() < 0.25).float().mean().item()
     assert positive > 0.25 and negative > 0.25, (positive, negative)
     assert near_a_mode > 0.6, near_a_mode
+
+
+def _toy_policy():
+    features = {
+        "observation.state": PolicyFeature(FeatureType.STATE, (3,)),
+        "action": PolicyFeature(FeatureType.ACTION, (2,)),
+    }
+    stats = {
+        "observation.state": {"min": [0.0] * 3, "max": [1.0] * 3},
+        "action": {"min": [-1.0] * 2, "max": [1.0] * 2},
+    }
+    return make_policy(
+        "meanflow",
+        features,
+        stats,
+        down_dims=(16, 32),
+        step_embed_dim=16,
+        obs_embed_dim=8,
+        horizon=4,
+        device="cpu",
+    )
+
+
+def test_jvp_only_where_r_differs_from_t_matches_the_full_batch_jvp():
+    """Samples with r = t skip the JVP (their derivative is multiplied by t - r = 0): the velocity, the
+    derivative where it counts, the latents and the parameter gradients match the JVP over the whole
+    batch; batches with all or none of r = t work too."""
+    torch.manual_seed(0)
+    policy = _toy_policy()
+    batch = 12
+    z, v = torch.randn(batch, 4, 2), torch.randn(batch, 4, 2)
+    cond = policy.obs_encoder({"observation.state": torch.rand(batch, 2, 3)})
+    t, r = sample_time_pairs(batch, -0.4, 1.0, 0.5, torch.device("cpu"))
+    r[:4], r[4:8] = t[:4], t[4:8] * 0.5  # both kinds present
+
+    def full_batch(t_, r_):
+        def u_fn(z_, tt, rr):
+            return policy.average_velocity(z_, tt, rr, cond, return_latents=True)
+
+        return torch.func.jvp(u_fn, (z, t_, r_), (v, torch.ones_like(t_), torch.zeros_like(r_)), has_aux=True)
+
+    for t_case, r_case in ((t, r), (t, t.clone()), (t, t * 0.5)):
+        u_ref, du_ref, lat_ref = full_batch(t_case, r_case)
+        u, du, lat = policy.velocity_and_derivative(z, t_case, r_case, v, cond)
+        moving = t_case != r_case
+        torch.testing.assert_close(u, u_ref, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(du[moving], du_ref[moving], atol=1e-4, rtol=1e-4)
+        assert (du[~moving] == 0).all()
+        assert [x.shape for x in lat] == [x.shape for x in lat_ref]
+        torch.testing.assert_close(
+            dispersive_loss(lat, 1.0), dispersive_loss(lat_ref, 1.0), atol=1e-5, rtol=1e-5
+        )
+
+    grads = []
+    for fn in (lambda: full_batch(t, r)[0], lambda: policy.velocity_and_derivative(z, t, r, v, cond)[0]):
+        policy.zero_grad()
+        fn().pow(2).sum().backward(retain_graph=True)
+        grads.append([p.grad.clone() for p in policy.unet.parameters() if p.grad is not None])
+    for ref, got in zip(*grads, strict=True):
+        torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4)
