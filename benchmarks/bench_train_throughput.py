@@ -8,6 +8,8 @@ are left out of the rates.
     .venv/bin/python benchmarks/bench_train_throughput.py [--quick] [--dataset DIR] [--steps 30]
     .venv/bin/python benchmarks/bench_train_throughput.py --cells meanflow:pointcloud \
         --set n_obs_steps=2 --set horizon=16 --set n_action_steps=8 --set 'down_dims=[32,64,128]'
+    .venv/bin/python benchmarks/bench_train_throughput.py --cells meanflow:pointcloud --threads 1,2 \
+        --workers 0,1 --repeats 2 ...   (each combination side by side, alternating)
 Writes benchmarks/results/train_throughput.json. Target: peak RSS <= 4 GB for the small config.
 CPU seconds are recorded beside wall seconds: on a shared machine their ratio is the share of the
 cores the run got, which is what an extrapolation to an idle machine needs.
@@ -61,9 +63,19 @@ def ensure_dataset(path: Path, episodes: int) -> Path:
 
 
 def run_cell(
-    policy: str, obs: str, dataset: Path, steps: int, batch_size: int, workers: int, overrides: dict
+    policy: str,
+    obs: str,
+    dataset: Path,
+    steps: int,
+    batch_size: int,
+    workers: int,
+    overrides: dict,
+    threads: int = 0,
 ) -> dict:
-    """Train one cell in this process and measure it (`overrides`: policy config fields)."""
+    """Train one cell in this process and measure it (`overrides`: policy config fields; `threads`:
+    torch CPU threads, 0 = torch's default)."""
+    import torch
+
     from simreal.train import train
     from simreal.training.config import TrainConfig
 
@@ -78,6 +90,7 @@ def run_cell(
             batch_size=batch_size,
             device="cpu",
             num_workers=workers,
+            threads=threads,
             save_every=steps,
             log_every=steps,
             policy_overrides=dict(overrides),
@@ -97,6 +110,7 @@ def run_cell(
         "overrides": overrides,
         "batch_size": batch_size,
         "num_workers": workers,
+        "threads": threads or torch.get_num_threads(),
         "steps_measured": measured,
         "samples_per_s": measured * batch_size / (data + update),
         "step_s": (data + update) / measured,
@@ -120,7 +134,17 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20, help="demos to collect when --dataset is absent")
     parser.add_argument("--steps", type=int, default=30, help="training steps per cell (first 3 not timed)")
     parser.add_argument("--batch-size", type=int, default=64, help="samples per step (default 64)")
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
+    parser.add_argument(
+        "--workers", default="0", help="DataLoader workers; a comma list runs each (default 0)"
+    )
+    parser.add_argument(
+        "--threads",
+        default="0",
+        help="torch CPU threads for training; a comma list runs each (default 0: torch's default)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs of every combination, alternating (default 1)"
+    )
     parser.add_argument("--cells", help="comma-separated policy:obs cells (default: all)")
     parser.add_argument(
         "--set",
@@ -139,7 +163,16 @@ def main() -> None:
     overrides = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
     if args.cell:
         policy, obs = args.cell.split(":")
-        row = run_cell(policy, obs, args.dataset, args.steps, args.batch_size, args.workers, overrides)
+        row = run_cell(
+            policy,
+            obs,
+            args.dataset,
+            args.steps,
+            args.batch_size,
+            int(args.workers),
+            overrides,
+            int(args.threads),
+        )
         print(json.dumps(row))
         return
 
@@ -151,10 +184,17 @@ def main() -> None:
     cells = [tuple(c.split(":")) for c in args.cells.split(",")] if args.cells else CELLS
     if args.quick and not args.cells:
         cells = [("meanflow", "pointcloud"), ("diffusion", "image"), ("lerobot_diffusion", "image")]
+    runs = [
+        (policy, obs, threads, workers)
+        for _ in range(args.repeats)
+        for policy, obs in cells
+        for threads in args.threads.split(",")
+        for workers in args.workers.split(",")
+    ]
     rows = []
-    print("| policy | obs | samples/s | s/step | data wait | peak RSS GB | CPU/wall |")
-    print("|---|---|---|---|---|---|---|")
-    for policy, obs in cells:
+    print("| policy | obs | threads | workers | samples/s | s/step | data wait | peak RSS GB | CPU/wall |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for policy, obs, threads, workers in runs:
         command = [
             sys.executable,
             __file__,
@@ -167,7 +207,9 @@ def main() -> None:
             "--batch-size",
             str(args.batch_size),
             "--workers",
-            str(args.workers),
+            workers,
+            "--threads",
+            threads,
             *(f"--set={item}" for item in args.set),
         ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -178,7 +220,8 @@ def main() -> None:
         row = rows[-1]
         share = row["train_call_cpu_s"] / row["train_call_wall_s"]
         print(
-            f"| {policy} | {obs} | {row['samples_per_s']:.1f} | {row['step_s']:.2f} | "
+            f"| {policy} | {obs} | {row['threads']} | {workers} | {row['samples_per_s']:.1f} | "
+            f"{row['step_s']:.2f} | "
             f"{100 * row['data_wait_fraction']:.1f}% | {row['peak_rss_gb']:.2f} | {share:.2f} |",
             flush=True,
         )

@@ -66,15 +66,11 @@ def test_meanflow_learns_pick_place_from_env_state(tmp_path):
         device="cpu",
         seed=0,
         policy_overrides=POLICY,
+        # this small network gains little from two threads, and a second one on a busy machine made
+        # training ten times slower here
+        threads=1,
     )
-    # One thread: this small network gains little from two, and a second thread on a busy machine
-    # made training ten times slower here. evaluation runs in this process.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train(config)
-    finally:
-        torch.set_num_threads(threads)
+    train(config)
     torch.manual_seed(0)  # in-process evaluation: the sampling noise, like the seeds, is fixed
     result = evaluate(run, episodes=EVAL_EPISODES, skip_demo_seeds=True, workers=1)
     assert result["successes"] >= MIN_SUCCESSES, result["per_episode"]

@@ -56,6 +56,9 @@ DEMO_POST_SUCCESS_STEPS = {"meanflow": 0, "diffusion": 0, "streaming": 10}
 DEMO_SMALL_UNET = [32, 64, 128]
 DEMO_STEPS, DEMO_BATCH, DEMO_LR, DEMO_WARMUP = 3000, 64, 1e-3, 100
 DEMO_EPISODES, DEMO_DATA_WORKERS = 200, 1
+# The demo's U-Net is small: on 2 cores one torch thread (beside the data worker) trained about 1.2x
+# faster than two (benchmarks/results/train_threads.json).
+DEMO_TRAIN_THREADS = 1
 
 
 @dataclass
@@ -229,6 +232,12 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEMO_WARMUP,
         help=f"linear warm-up steps, capped at steps/10 (default {DEMO_WARMUP})",
+    )
+    parser.add_argument(
+        "--train-threads",
+        type=int,
+        default=DEMO_TRAIN_THREADS,
+        help=f"torch CPU threads for training (default {DEMO_TRAIN_THREADS}; 0: one per core)",
     )
     parser.add_argument(
         "--data-workers",

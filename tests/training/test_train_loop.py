@@ -109,6 +109,25 @@ def test_missing_features_are_refused_and_nothing_is_written(synthetic_dataset, 
     assert not (tmp_path / "run").exists()
 
 
+def test_training_runs_on_the_threads_asked_for_and_restores_the_count(
+    synthetic_dataset, tmp_path, monkeypatch
+):
+    import torch
+
+    import simreal.train as train_module
+
+    seen = []
+    update = train_module._update
+    monkeypatch.setattr(
+        train_module, "_update", lambda *a: seen.append(torch.get_num_threads()) or update(*a)
+    )
+    torch.set_num_threads(2)
+    train(tiny(synthetic_dataset, tmp_path / "run", threads=1))
+    assert seen == [1] * 4 and torch.get_num_threads() == 2
+    with pytest.raises(UserError, match="--threads"):
+        tiny(synthetic_dataset, tmp_path / "other", threads=-1)
+
+
 def test_existing_run_is_not_overwritten(synthetic_dataset, tmp_path):
     (tmp_path / "run" / "checkpoints").mkdir(parents=True)
     with pytest.raises(UserError, match="--resume"):

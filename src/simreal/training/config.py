@@ -17,7 +17,8 @@ CONFIG_FILENAME = "simreal_train.json"
 
 def recipe_from_args(args: Any) -> dict[str, Any]:
     """TrainConfig's recipe fields from the argparse options --config, --steps, --batch-size, --seed,
-    --lr and --warmup-steps that `simreal demo` and the benchmarks declare (with their own defaults)."""
+    --lr, --warmup-steps and --train-threads that `simreal demo` and the benchmarks declare (with their
+    own defaults)."""
     return {
         "preset": args.config,
         "steps": args.steps,
@@ -25,6 +26,7 @@ def recipe_from_args(args: Any) -> dict[str, Any]:
         "seed": args.seed,
         "lr": args.lr,
         "warmup_steps": args.warmup_steps,
+        "threads": args.train_threads,
     }
 
 
@@ -53,6 +55,8 @@ class TrainConfig:
     ema_power: float = 0.75
     ema_max_decay: float = 0.9999
     num_workers: int = 0
+    # torch's CPU threads for the training step; 0 keeps torch's default (one per core)
+    threads: int = 0
     save_every: int = 0
     log_every: int = 10
     eval_every: int = 0
@@ -67,6 +71,8 @@ class TrainConfig:
         for name in ("steps", "batch_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.threads < 0:
+            raise UserError(f"--threads must be >= 0 (0: torch's default), got {self.threads}")
         self.obs = tuple(self.obs)
         self.betas = tuple(self.betas)
 
