@@ -8,12 +8,14 @@ policy node exchanging messages over DDS) on the first of those seeds.
 
 The defaults are sized for the demo's time budget (20 minutes on 2 CPU cores): 200 demonstrations
 with absolute TCP-pose actions (ee_pose) and 128-point coloured clouds, MeanFlow with a 32-64-128 U-Net
-for 3000 steps (about 0.26 s each with one data-loading worker), sampled in DEMO_MEANFLOW_STEPS network
-calls. Measured on this project's 2-core VM (2026-11-22, `simreal demo`, idle): 18 min 42 s in all,
-82% held-out success (82/100, 95% CI 73-88%; training and the seeded evaluation repeat exactly; unseeded
-evaluations of the same weights averaged 80%), 14/20 over ROS. With 100 demonstrations the same recipe
-scored 74/100, with 300 159/200; on 100 with 256 points, 3000 steps: 4-step sampling
-23/30 held-out, one step 12/30; 1500 steps: 8/20 vs 2/20.
+for 3000 steps on one torch thread (about 0.25 s each with one data-loading worker), sampled in
+DEMO_MEANFLOW_STEPS network calls. Measured on this project's 2-core VM (2026-12-03, `time make demo`,
+idle): 16 min 50 s in all, 77% held-out success (77/100, 95% CI 68-84%), 16/20 over ROS. Training is
+deterministic on one machine and the evaluation's noise is seeded, so a re-run repeats those figures;
+other training draws of the same recipe (two threads, other seeds) scored 83, 79 and 76 of 100: the
+recipe sits just under 80%. With 100 demonstrations the same recipe scored 74/100, with 300 159/200;
+on 100 with 256 points, 3000 steps: 4-step sampling 23/30 held-out, one step 12/30; 1500 steps: 8/20
+vs 2/20.
 Joint-position actions never succeeded at this budget (0/20 after 3000 steps).
 """
 
@@ -56,8 +58,8 @@ DEMO_POST_SUCCESS_STEPS = {"meanflow": 0, "diffusion": 0, "streaming": 10}
 DEMO_SMALL_UNET = [32, 64, 128]
 DEMO_STEPS, DEMO_BATCH, DEMO_LR, DEMO_WARMUP = 3000, 64, 1e-3, 100
 DEMO_EPISODES, DEMO_DATA_WORKERS = 200, 1
-# The demo's U-Net is small: on 2 cores one torch thread (beside the data worker) trained about 1.2x
-# faster than two (benchmarks/results/train_threads.json).
+# The demo's U-Net is small: on 2 cores one torch thread (beside the data worker) trained at 251-268
+# samples/s where two gave 143-233 (benchmarks/results/train_threads.json).
 DEMO_TRAIN_THREADS = 1
 
 
