@@ -55,3 +55,13 @@ def test_bad_input_exits_2(tmp_path, capsys):
         train.config_from_args(parse("--out", "r"))
     with pytest.raises(UserError, match="not found"):
         train.config_from_args(parse("--out", str(tmp_path), "--resume"))
+
+
+def test_resume_keeps_the_runs_thread_count_unless_told(tmp_path):
+    new = parse("--policy", "meanflow", "--dataset", "d", "--out", str(tmp_path), "--threads", "1")
+    config = train.config_from_args(new)
+    assert config.threads == 1
+    config.save(tmp_path)
+    assert train.config_from_args(parse("--out", str(tmp_path), "--resume")).threads == 1
+    assert train.config_from_args(parse("--out", str(tmp_path), "--resume", "--threads", "2")).threads == 2
+    assert train.config_from_args(parse("--policy", "meanflow", "--dataset", "d", "--out", "r")).threads == 0

@@ -245,9 +245,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        default=0,
-        help="torch CPU threads for the training step (default 0: torch's default, one per core); "
-        "a small network on a few cores can train faster on one",
+        help="torch CPU threads for the training step (default 0: torch's default, one per core; on "
+        "--resume: the run's own); a small network on a few cores can train faster on one",
     )
     parser.add_argument(
         "--save-every",
@@ -302,10 +301,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         values.update(
             device=args.device,
             num_workers=args.num_workers,
-            threads=args.threads,
             eval_every=args.eval_every,
             eval_episodes=args.eval_episodes,
         )
+        if args.threads is not None:  # else the run's own: another count rounds differently
+            values["threads"] = args.threads
         if args.steps is not None:
             values["steps"] = args.steps
         return TrainConfig(**values)
@@ -324,7 +324,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lr=args.lr,
         warmup_steps=args.warmup_steps,
         num_workers=args.num_workers,
-        threads=args.threads,
+        threads=args.threads or 0,
         save_every=args.save_every,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
