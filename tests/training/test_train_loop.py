@@ -121,9 +121,13 @@ def test_training_runs_on_the_threads_asked_for_and_restores_the_count(
     monkeypatch.setattr(
         train_module, "_update", lambda *a: seen.append(torch.get_num_threads()) or update(*a)
     )
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
-    train(tiny(synthetic_dataset, tmp_path / "run", threads=1))
-    assert seen == [1] * 4 and torch.get_num_threads() == 2
+    try:
+        train(tiny(synthetic_dataset, tmp_path / "run", threads=1))
+        assert seen == [1] * 4 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
     with pytest.raises(UserError, match="--threads"):
         tiny(synthetic_dataset, tmp_path / "other", threads=-1)
 
