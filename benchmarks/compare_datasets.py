@@ -39,10 +39,11 @@ def compare(a_root: Path, b_root: Path) -> dict:
         "episodes": [len(lengths_a), len(lengths_b)],
         "episodes_of_other_length": []
         if len(lengths_a) != len(lengths_b)
-        else np.nonzero(lengths_a != lengths_b)[0].tolist(),
+        else np.nonzero(lengths_a != lengths_b)[0].tolist(),  # per-episode only when the counts agree
         "columns": {},
+        "identical": False,
     }
-    if a.num_rows != b.num_rows:
+    if a.num_rows != b.num_rows or len(lengths_a) != len(lengths_b):
         return result
     for key in sorted(set(a.column_names) & set(b.column_names) - SKIPPED):
         if key not in shapes or not pa.types.is_floating(_leaf_type(a.schema.field(key).type)):
