@@ -218,7 +218,8 @@ def test_policy_node_drives_joint_commands_from_an_ee_pose_policy(ros, tmp_path,
     diag = node.diagnostics()
     assert diag.get("convert_error", 0) == 0
     assert 0 < diag["ik_latency_p50_ms"] <= diag["ik_latency_p99_ms"] < 200
-    assert diag["control_rate_hz"] > 80
+    # the rate over the ticks so far: a stall while the test process starts up averages out
+    assert wait_for(lambda: node.diagnostics()["control_rate_hz"] > 80, timeout=5), node.diagnostics()
 
 
 def test_policy_node_refuses_action_spaces_it_cannot_drive(ros, tmp_path):

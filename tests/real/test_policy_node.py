@@ -59,7 +59,8 @@ def test_commands_follow_the_policy_through_the_schedule(ros, tmp_path):
     diag = node.diagnostics()
     assert runner.calls >= 2 and diag["inferences"] >= 2
     assert 15 < diag["inference_latency_p50_ms"] < 200
-    assert diag["control_rate_hz"] > 80
+    # the rate over the ticks so far: a stall while the test process starts up averages out
+    assert wait_for(lambda: node.diagnostics()["control_rate_hz"] > 80, timeout=5), node.diagnostics()
     # A command never moves a joint faster than max_velocity allows.
     steps = np.diff(np.stack([c for _, c in arm.received()]), axis=0)
     assert np.all(np.abs(steps[:, :7]) <= 2.0 * 0.01 + 1e-9)

@@ -5,8 +5,10 @@ samples the aligned observation history ending at the current time (the policy's
 1 / fps apart, as in training), runs the policy, and merges the chunk, stamped
 from the observation's time, into the schedule (late actions dropped there). With a ``converter`` (an
 end-effector checkpoint: simreal.real.cartesian_chunks) the chunk is turned into joint targets on this
-thread between the two, timed on its own. A stale observation skips the round (counted). Latencies are
-kept in a bounded window for the diagnostics.
+thread between the two, timed on its own. A stale observation skips the round (counted), and so does
+one no newer than the last chunk's: its actions would be the ones already scheduled, or already past,
+and re-planning on it in a loop while a sensor stalls would only drop them. Latencies are kept in a
+bounded window for the diagnostics.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class InferenceWorker:
         self.convert_latencies = deque(maxlen=1000)  # s, most recent converter calls (IK per chunk)
         self.counters = Counter()
         self.last_error = ""
+        self._planned_from = -np.inf  # time of the observation the last chunk was computed from
         self._enabled = threading.Event()
         self._quit = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="simreal-inference", daemon=True)
@@ -69,6 +72,7 @@ class InferenceWorker:
     def reset(self) -> None:
         """Forget the schedule and the policy's internal state (new episode, after an e-stop)."""
         self.schedule.clear()
+        self._planned_from = -np.inf
         self.runner.reset()
         if self.converter is not None:
             self.converter.reset()
@@ -115,6 +119,10 @@ class InferenceWorker:
             except StaleObservation as exc:
                 self._skip_round("stale_observation", str(exc), self.poll)
                 continue
+            if obs_time <= self._planned_from:
+                time.sleep(self.poll)
+                continue
+            self._planned_from = obs_time
             start = time.perf_counter()
             try:
                 chunk = self.runner.predict_chunk(obs)
