@@ -140,3 +140,23 @@ def test_worker_replans_when_the_chunk_is_used_up(replan_horizon, executed):
     assert len(gaps) >= 4 and schedule.dropped == 0
     assert gaps.min() > (executed - 1) * period  # never re-planned before `executed` actions were due
     assert np.median(gaps) < (executed + 1) * period
+
+
+def test_worker_waits_for_a_newer_observation_when_the_sensor_stalls():
+    """One observation, then silence (within max_age): one chunk from it, not a re-plan loop on it."""
+    start = time.monotonic()
+    clock = lambda: time.monotonic() - start  # noqa: E731
+    source = {"topic": "/s", "type": "sensor_msgs/JointState", "joints": ["a"]}
+    aligner = ObservationAligner(
+        ObservationSpec.from_dict({"max_age": 1.0, "features": {"observation.state": source}})
+    )
+    aligner.push("observation.state", 0, clock(), np.array([0.0]))
+    runner = CountingRunner()
+    schedule = ActionSchedule(policy_dt=1 / runner.fps)
+    worker = InferenceWorker(runner, aligner, schedule, clock, replan_horizon=0.0, poll=0.001)
+    worker.enable(True)
+    time.sleep(0.4)  # the chunk's 5 actions are used up after 0.1 s
+    aligner.push("observation.state", 0, clock(), np.array([1.0]))
+    time.sleep(0.1)
+    worker.close()
+    assert len(runner.calls) == 2 and schedule.dropped == 0, (runner.calls, schedule.dropped)
