@@ -9,7 +9,7 @@ are left out of the rates.
     .venv/bin/python benchmarks/bench_train_throughput.py --cells meanflow:pointcloud \
         --set n_obs_steps=2 --set horizon=16 --set n_action_steps=8 --set 'down_dims=[32,64,128]'
     .venv/bin/python benchmarks/bench_train_throughput.py --cells meanflow:pointcloud --threads 1,2 \
-        --workers 0,1 --repeats 2 ...   (each combination side by side, alternating)
+        --workers 0,1 --processes 1,2 --repeats 2 ...   (each combination side by side, alternating)
 Writes benchmarks/results/train_throughput.json. Target: peak RSS <= 4 GB for the small config.
 CPU seconds are recorded beside wall seconds: on a shared machine their ratio is the share of the
 cores the run got, which is what an extrapolation to an idle machine needs.
@@ -71,9 +71,10 @@ def run_cell(
     workers: int,
     overrides: dict,
     threads: int = 0,
+    processes: int = 1,
 ) -> dict:
     """Train one cell in this process and measure it (`overrides`: policy config fields; `threads`:
-    torch CPU threads, 0 = torch's default)."""
+    torch CPU threads per process, 0 = torch's default; `processes`: data-parallel processes)."""
     import torch
 
     from simreal.train import train
@@ -91,6 +92,7 @@ def run_cell(
             device="cpu",
             num_workers=workers,
             threads=threads,
+            processes=processes,
             save_every=steps,
             log_every=steps,
             policy_overrides=dict(overrides),
@@ -111,12 +113,14 @@ def run_cell(
         "batch_size": batch_size,
         "num_workers": workers,
         "threads": threads or torch.get_num_threads(),
+        "processes": processes,
         "steps_measured": measured,
         "samples_per_s": measured * batch_size / (data + update),
         "step_s": (data + update) / measured,
         "data_wait_fraction": data / (data + update),
         "peak_rss_gb": peak_kb / 1024**2,
-        # the whole call (set-up included): cpu/wall is the share of the cores this run got
+        # the whole call (set-up included): cpu/wall is the share of the cores this run's first
+        # process got
         "train_call_wall_s": wall_s,
         "train_call_cpu_s": cpu_s,
         "load_average": list(os.getloadavg()),
@@ -141,6 +145,11 @@ def main() -> None:
         "--threads",
         default="0",
         help="torch CPU threads for training; a comma list runs each (default 0: torch's default)",
+    )
+    parser.add_argument(
+        "--processes",
+        default="1",
+        help="data-parallel training processes; a comma list runs each (default 1)",
     )
     parser.add_argument(
         "--repeats", type=int, default=1, help="runs of every combination, alternating (default 1)"
@@ -172,6 +181,7 @@ def main() -> None:
             int(args.workers),
             overrides,
             int(args.threads),
+            int(args.processes),
         )
         print(json.dumps(row))
         return
@@ -185,16 +195,20 @@ def main() -> None:
     if args.quick and not args.cells:
         cells = [("meanflow", "pointcloud"), ("diffusion", "image"), ("lerobot_diffusion", "image")]
     runs = [
-        (policy, obs, threads, workers)
+        (policy, obs, threads, workers, processes)
         for _ in range(args.repeats)
         for policy, obs in cells
         for threads in args.threads.split(",")
         for workers in args.workers.split(",")
+        for processes in args.processes.split(",")
     ]
     rows = []
-    print("| policy | obs | threads | workers | samples/s | s/step | data wait | peak RSS GB | CPU/wall |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for policy, obs, threads, workers in runs:
+    print(
+        "| policy | obs | processes | threads | workers | samples/s | s/step | data wait | peak RSS GB "
+        "| CPU/wall |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for policy, obs, threads, workers, processes in runs:
         command = [
             sys.executable,
             __file__,
@@ -210,6 +224,8 @@ def main() -> None:
             workers,
             "--threads",
             threads,
+            "--processes",
+            processes,
             *(f"--set={item}" for item in args.set),
         ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -220,7 +236,7 @@ def main() -> None:
         row = rows[-1]
         share = row["train_call_cpu_s"] / row["train_call_wall_s"]
         print(
-            f"| {policy} | {obs} | {row['threads']} | {workers} | {row['samples_per_s']:.1f} | "
+            f"| {policy} | {obs} | {processes} | {row['threads']} | {workers} | {row['samples_per_s']:.1f} | "
             f"{row['step_s']:.2f} | "
             f"{100 * row['data_wait_fraction']:.1f}% | {row['peak_rss_gb']:.2f} | {share:.2f} |",
             flush=True,

@@ -57,10 +57,13 @@ DEMO_HEAD_POLICY: dict[str, dict[str, object]] = {
 DEMO_POST_SUCCESS_STEPS = {"meanflow": 0, "diffusion": 0, "streaming": 10}
 DEMO_SMALL_UNET = [32, 64, 128]
 DEMO_STEPS, DEMO_BATCH, DEMO_LR, DEMO_WARMUP = 3000, 64, 1e-3, 100
-DEMO_EPISODES, DEMO_DATA_WORKERS = 200, 1
-# The demo's U-Net is small: on 2 cores one torch thread (beside the data worker) trained at 251-268
-# samples/s where two gave 143-233 (benchmarks/results/train_threads.json).
+DEMO_EPISODES, DEMO_DATA_WORKERS = 200, 0
+# The demo's U-Net is small: on 2 cores one torch thread trained at 251-268 samples/s where two gave
+# 143-233 (benchmarks/results/train_threads.json), and a step costs a fixed ~135 ms plus ~5 ms per
+# sample, so two one-thread processes with half the batch each (and no loader worker) beat one process
+# by 1.0-1.5x on this noisy VM (benchmarks/results/train_processes.json).
 DEMO_TRAIN_THREADS = 1
+DEMO_TRAIN_PROCESSES = 2
 
 
 @dataclass
@@ -240,6 +243,12 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEMO_TRAIN_THREADS,
         help=f"torch CPU threads for training (default {DEMO_TRAIN_THREADS}; 0: one per core)",
+    )
+    parser.add_argument(
+        "--train-processes",
+        type=int,
+        default=DEMO_TRAIN_PROCESSES,
+        help=f"data-parallel training processes, each with --train-threads (default {DEMO_TRAIN_PROCESSES})",
     )
     parser.add_argument(
         "--data-workers",

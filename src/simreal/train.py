@@ -23,6 +23,7 @@ from simreal.datasets.sidecar import sidecar_file
 from simreal.errors import UserError
 from simreal.training.checkpoint import (
     CHECKPOINTS,
+    TRAINING_STATE,
     TrainingState,
     last_checkpoint,
     restore_checkpoint,
@@ -32,7 +33,17 @@ from simreal.training.config import CONFIG_FILENAME, POLICY_KINDS, PRESETS, Trai
 from simreal.training.data import ACTION, TrainingWindows, dataset_stats, make_batch_loader, resolve_obs_keys
 from simreal.training.metrics import TrainMetrics
 from simreal.training.optim import make_ema, make_optimizer, make_scheduler
+from simreal.training.parallel import (
+    Rank,
+    average_gradients,
+    gather_rng_states,
+    launch,
+    rank_rng_file,
+    restore_rank_rng_state,
+)
 from simreal.training.policy_factory import PolicyBundle, build_policy
+
+RANK_SEED_STRIDE = 7919  # rank r of a data-parallel run draws its noise from seed + r * stride
 
 
 @dataclass
@@ -67,8 +78,8 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
 
     With `resume`, continues from RUN/checkpoints/last (weights, EMA, optimiser, scheduler, RNG and
     the data order). A run directory that already holds checkpoints is never overwritten without it.
+    With `config.processes` > 1 the batch is split over that many CPU processes (training.parallel).
     """
-    started = time.perf_counter()
     run_dir = Path(config.out)
     previous = last_checkpoint(run_dir)
     if resume and previous is None:
@@ -76,6 +87,21 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     if not resume and (run_dir / CHECKPOINTS).exists():
         raise UserError(f"{run_dir} already holds a run: pass --resume or choose another --out")
     device = resolve_device(config.device)
+    if config.processes > 1 and device.type != "cpu":
+        raise UserError("--processes > 1 splits the batch over CPU processes; on a GPU train in one")
+    if resume and config.processes > 1:
+        for index in range(1, config.processes):
+            if not (previous / TRAINING_STATE / rank_rng_file(index)).is_file():
+                raise UserError(f"--resume: {previous} was not written by a {config.processes}-process run")
+    return launch(_train_process, config.processes, config, previous if resume else None, device)
+
+
+def _train_process(
+    rank: Rank, config: TrainConfig, previous: Path | None, device: torch.device
+) -> TrainResult:
+    """One rank's share of `train`: all of it when training alone."""
+    started = time.perf_counter()
+    run_dir = Path(config.out)
     set_seed(config.seed)
 
     dataset = open_dataset(config.dataset)
@@ -98,10 +124,16 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     state = TrainingState(
         bundle.policy, optimizer, make_scheduler(optimizer, config), make_ema(bundle.policy, config)
     )
-    step = restore_checkpoint(previous, state) if resume else 0
+    step = restore_checkpoint(previous, state) if previous is not None else 0
+    if rank.index > 0:  # the same weights as rank 0, its own noise
+        if previous is not None:
+            restore_rank_rng_state(previous / TRAINING_STATE, rank)
+        else:
+            set_seed(config.seed + RANK_SEED_STRIDE * rank.index)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir)
+    if rank.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(run_dir)
     windows = TrainingWindows(dataset, obs_keys, bundle.obs_deltas, bundle.action_deltas)
     loader = make_batch_loader(
         windows,
@@ -110,28 +142,40 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
         drop_n_last_frames=bundle.drop_n_last_frames,
         num_workers=config.num_workers,
         start_step=step,
+        rank=rank,
     )
     result = TrainResult(run_dir, previous, step)
-    metrics = TrainMetrics(run_dir, step, config.steps, config.log_every)
+    metrics = TrainMetrics(run_dir, step, config.steps, config.log_every, enabled=rank.main)
     batches = cycle(loader)
     params = [p for p in bundle.policy.parameters() if p.requires_grad]
     default_threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(config.threads or max(1, default_threads // rank.world))
     try:
         while step < config.steps:
             batch = next(batches)
             metrics.data_ready()
-            loss = _update(bundle, batch, state, config.grad_clip_norm, params)
+            loss = _update(bundle, batch, state, config.grad_clip_norm, params, rank)
             step += 1
             result.losses.append(loss)
             metrics.step_done(step, loss, optimizer.param_groups[0]["lr"], config.batch_size)
             if step % config.checkpoint_every == 0 or step == config.steps:
-                result.checkpoint = save_checkpoint(
-                    run_dir, step, state, config, (bundle.preprocessor, bundle.postprocessor), sidecar
-                )
+                rng_states = gather_rng_states(rank, params) if rank.parallel else None
+                if rank.main:
+                    result.checkpoint = save_checkpoint(
+                        run_dir,
+                        step,
+                        state,
+                        config,
+                        (bundle.preprocessor, bundle.postprocessor),
+                        sidecar,
+                        rng_states,
+                    )
                 metrics.mark()
-            if config.eval_every > 0 and (step % config.eval_every == 0 or step == config.steps):
+            if (
+                rank.main
+                and config.eval_every > 0
+                and (step % config.eval_every == 0 or step == config.steps)
+            ):
                 summary = _evaluate_in_training(bundle, state, sidecar, config, run_dir, step)
                 metrics.scalars(step, {"eval/success_rate": summary["success_rate"]})
                 result.evaluations.append(summary)
@@ -146,19 +190,22 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     return result
 
 
-def _update(bundle: PolicyBundle, batch: dict, state: TrainingState, clip: float, params: list) -> float:
-    """One optimiser step on `batch`; returns the loss."""
+def _update(
+    bundle: PolicyBundle, batch: dict, state: TrainingState, clip: float, params: list, rank: Rank
+) -> float:
+    """One optimiser step on `batch` (this rank's slice of it); returns the loss (mean over ranks)."""
     policy = bundle.policy
     policy.train()
     loss, _ = policy.forward(bundle.preprocessor(batch))
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    mean_loss = average_gradients(params, loss, rank)
     if clip > 0:
         torch.nn.utils.clip_grad_norm_(params, clip)
     state.optimizer.step()
     state.scheduler.step()
     state.ema.step(params)
-    return float(loss.detach())
+    return mean_loss
 
 
 def _evaluate_in_training(
@@ -249,6 +296,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--resume: the run's own); a small network on a few cores can train faster on one",
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        help="data-parallel CPU processes, each computing the gradient of its share of every batch "
+        "(default 1; on --resume: the run's own); with a small network, one one-thread process per core "
+        "beats one process using every core",
+    )
+    parser.add_argument(
         "--save-every",
         type=int,
         default=0,
@@ -304,8 +358,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             eval_every=args.eval_every,
             eval_episodes=args.eval_episodes,
         )
-        if args.threads is not None:  # else the run's own: another count rounds differently
-            values["threads"] = args.threads
+        for option in ("threads", "processes"):  # else the run's own: another count rounds differently
+            if getattr(args, option) is not None:
+                values[option] = getattr(args, option)
         if args.steps is not None:
             values["steps"] = args.steps
         return TrainConfig(**values)
@@ -325,6 +380,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         warmup_steps=args.warmup_steps,
         num_workers=args.num_workers,
         threads=args.threads or 0,
+        processes=args.processes or 1,
         save_every=args.save_every,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from safetensors.torch import load_model, save_model
 
 from simreal.errors import UserError
 from simreal.training.config import TrainConfig
+from simreal.training.parallel import save_rank_rng_states
 
 CHECKPOINTS = "checkpoints"
 LAST = "last"
@@ -55,8 +57,12 @@ def save_checkpoint(
     config: TrainConfig,
     processors: tuple[Any, Any],
     dataset_meta: dict | None,
+    rank_rng_states: Sequence[dict[str, torch.Tensor]] | None = None,
 ) -> Path:
-    """Write the checkpoint of `step` and point `last` at it; returns the checkpoint directory."""
+    """Write the checkpoint of `step` and point `last` at it; returns the checkpoint directory.
+
+    `rank_rng_states`: every rank's RNG state in a data-parallel run (rank 0's, this process's, is
+    LeRobot's rng_state file; the others go beside it)."""
     root = Path(run_dir) / CHECKPOINTS
     final = root / get_step_identifier(step, config.steps)
     partial = final.with_name(final.name + ".partial")
@@ -66,8 +72,15 @@ def save_checkpoint(
     save_model(state.policy, str(training_dir / RAW_WEIGHTS))
     (training_dir / EMA_STATE).write_text(json.dumps({"optimization_step": state.ema.optimization_step}))
     save_training_state(
-        partial, step, state.optimizer, state.scheduler, num_processes=1, batch_size=config.batch_size
+        partial,
+        step,
+        state.optimizer,
+        state.scheduler,
+        num_processes=config.processes,
+        batch_size=config.batch_size,
     )
+    if rank_rng_states is not None:
+        save_rank_rng_states(training_dir, rank_rng_states)
 
     pretrained = partial / PRETRAINED
     params = _trainable(state.policy)

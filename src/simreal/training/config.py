@@ -17,8 +17,8 @@ CONFIG_FILENAME = "simreal_train.json"
 
 def recipe_from_args(args: Any) -> dict[str, Any]:
     """TrainConfig's recipe fields from the argparse options --config, --steps, --batch-size, --seed,
-    --lr, --warmup-steps and --train-threads that `simreal demo` and the benchmarks declare (with their
-    own defaults)."""
+    --lr, --warmup-steps, --train-threads and --train-processes that `simreal demo` and the benchmarks
+    declare (with their own defaults)."""
     return {
         "preset": args.config,
         "steps": args.steps,
@@ -27,6 +27,7 @@ def recipe_from_args(args: Any) -> dict[str, Any]:
         "lr": args.lr,
         "warmup_steps": args.warmup_steps,
         "threads": args.train_threads,
+        "processes": args.train_processes,
     }
 
 
@@ -57,6 +58,8 @@ class TrainConfig:
     num_workers: int = 0
     # torch's CPU threads for the training step; 0 keeps torch's default (one per core)
     threads: int = 0
+    # data-parallel CPU processes, each computing the gradient of 1/processes of every batch
+    processes: int = 1
     save_every: int = 0
     log_every: int = 10
     eval_every: int = 0
@@ -71,6 +74,10 @@ class TrainConfig:
         for name in ("steps", "batch_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.processes < 1:
+            raise UserError(f"--processes must be >= 1, got {self.processes}")
+        if self.batch_size < self.processes:
+            raise UserError(f"--batch-size {self.batch_size} cannot be split over {self.processes} processes")
         if self.threads < 0:
             raise UserError(f"--threads must be >= 0 (0: torch's default), got {self.threads}")
         self.obs = tuple(self.obs)

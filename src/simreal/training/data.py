@@ -24,6 +24,7 @@ from lerobot.datasets.video_utils import decode_video_frames
 
 from simreal.datasets.reading import column_to_numpy
 from simreal.errors import UserError
+from simreal.training.parallel import ALONE, BatchSlice, Rank
 
 ACTION = "action"
 # Short names accepted by --obs, each expanding to the dataset features with that prefix.
@@ -159,11 +160,13 @@ def make_batch_loader(
     drop_n_last_frames: int,
     num_workers: int,
     start_step: int = 0,
+    rank: Rank = ALONE,
 ) -> torch.utils.data.DataLoader:
     """A shuffled, epoch-seeded loader of batches that resumes sample-exactly at `start_step`.
 
     The order is LeRobot's EpisodeAwareSampler (a pure function of seed and epoch), so a resumed run
-    sees the same batches the uninterrupted run would have seen.
+    sees the same batches the uninterrupted run would have seen. In a data-parallel run every rank
+    walks the same order and loads only its slice of each batch of `batch_size`.
     """
     sampler = EpisodeAwareSampler(
         windows.episode_starts.tolist(),
@@ -177,6 +180,8 @@ def make_batch_loader(
     if start_step > 0:
         sampler.load_state_dict(compute_sampler_state(start_step, len(sampler), batch_size, 1))
     batches = torch.utils.data.BatchSampler(sampler, batch_size=batch_size, drop_last=False)
+    if rank.parallel:
+        batches = BatchSlice(batches, rank)
     return torch.utils.data.DataLoader(
         windows,
         sampler=batches,

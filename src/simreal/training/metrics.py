@@ -14,11 +14,21 @@ class TrainMetrics:
 
     Also records where each step's time goes: `data_s[i]` waiting for the batch, `update_s[i]` in
     forward/backward/optimiser (seconds), so throughput and the data-wait fraction can be reported.
+    With `enabled` False (the other ranks of a data-parallel run) it only times.
     """
 
-    def __init__(self, run_dir: Path, start_step: int, total_steps: int, log_every: int) -> None:
-        self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
-        self.bar = tqdm(total=total_steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True)
+    def __init__(
+        self, run_dir: Path, start_step: int, total_steps: int, log_every: int, enabled: bool = True
+    ) -> None:
+        self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard")) if enabled else None
+        self.bar = tqdm(
+            total=total_steps,
+            initial=start_step,
+            desc="train",
+            unit="step",
+            dynamic_ncols=True,
+            disable=not enabled,
+        )
         self.log_every = max(log_every, 1)
         self.data_s: list[float] = []
         self.update_s: list[float] = []
@@ -49,6 +59,8 @@ class TrainMetrics:
         self._mark = time.perf_counter()
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
+        if self.writer is None:
+            return
         for name, value in values.items():
             self.writer.add_scalar(name, float(value), step)
 
@@ -62,4 +74,5 @@ class TrainMetrics:
 
     def close(self) -> None:
         self.bar.close()
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
