@@ -85,6 +85,49 @@ def test_failed_episodes_are_dropped_unless_kept(tmp_path, capsys):
     assert validate_dataset(kept).ok
 
 
+def test_workers_write_the_dataset_one_process_writes(tmp_path):
+    """Episodes stepped in two worker processes are written in attempt order: the same seeds, frames
+    and actions as a single process, failures and the attempt limit included."""
+    import numpy as np
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from simreal.collect import CollectConfig, collect
+    from simreal.sim import ObservationConfig
+
+    def frames(out):
+        return LeRobotDataset("local", root=out).hf_dataset.with_format("numpy")[:]
+
+    obs = ObservationConfig.parse("state,pointcloud")
+    cases = {
+        "ok": ({}, (2, 2, 2)),
+        "kept": ({"max_steps": 5, "keep_failed": True}, (2, 2, 0)),  # 5 steps: every attempt fails
+        "given_up": ({"max_steps": 5, "max_attempts": 3}, (0, 3, 0)),
+    }
+    for name, (kw, expected) in cases.items():
+        results, metas = [], []
+        for workers in (1, 2):
+            out = tmp_path / f"{name}{workers}"
+            config = CollectConfig("pick_place", 2, out, obs, controller="ee_pose", workers=workers, **kw)
+            results.append(collect(config, progress=False))
+            metas.append(read_simreal_meta(out))
+        counts = [(r.saved, r.attempts, r.successes, r.frames) for r in results]
+        assert counts[0] == counts[1] and counts[0][:3] == expected, (name, counts)
+        assert metas[0]["episodes"] == metas[1]["episodes"], name
+        assert metas[0]["discarded_seeds"] == metas[1]["discarded_seeds"], name
+        if expected[0]:
+            one, two = frames(tmp_path / f"{name}1"), frames(tmp_path / f"{name}2")
+            assert one.keys() == two.keys()
+            for key in one:
+                np.testing.assert_array_equal(one[key], two[key], err_msg=f"{name}: {key}")
+
+
+def test_a_human_expert_is_one_worker(tmp_path, capsys):
+    out = tmp_path / "teleop"
+    argv = ["collect", "--expert", "keyboard", "--obs", "state", "--workers", "2", "--out", str(out)]
+    assert main(argv) == 2
+    assert "--workers 1" in capsys.readouterr().err and not out.exists()
+
+
 def test_post_success_steps_record_the_expert_after_the_decisive_action(tmp_path):
     """Without steps after the success, pick_place's release is the episode's last frame; with 6, the
     expert's open jaw and retreat follow it, and the episode still replays as a success."""
@@ -135,8 +178,12 @@ def test_recovery_demos_are_refused_where_they_cannot_apply(tmp_path, capsys, ex
     assert "--recovery-demos" in capsys.readouterr().err and not out.exists()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
-def test_interrupted_collection_keeps_completed_episodes(tmp_path, sig):
+@pytest.mark.parametrize(
+    "sig, workers",
+    [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)],
+    ids=["SIGINT", "SIGTERM", "SIGINT-2-workers"],
+)
+def test_interrupted_collection_keeps_completed_episodes(tmp_path, sig, workers):
     out = tmp_path / "ds"
     cmd = [
         sys.executable,
@@ -150,6 +197,8 @@ def test_interrupted_collection_keeps_completed_episodes(tmp_path, sig):
         "--max-steps",
         "25",
         "--keep-failed",
+        "--workers",
+        str(workers),
         "--out",
         str(out),
         "--no-progress",

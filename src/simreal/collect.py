@@ -10,16 +10,18 @@ SIGTERM stops between two steps: the partial episode is dropped, the dataset is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from simreal.collect_workers import EpisodePool
 from simreal.errors import UserError
 
 EXPERTS = ("scripted", "keyboard", "gamepad", "spacemouse")
@@ -49,6 +51,7 @@ class CollectConfig:
     # Fraction of episodes whose expert is knocked off its first grasp while the recorded actions
     # stay its own (DART-style), so the demos show an empty grasp and its recovery (pick_place).
     recovery_demos: float = 0.0
+    workers: int = 1  # processes stepping scripted episodes (the dataset is the same for any count)
 
 
 @dataclass
@@ -96,8 +99,11 @@ def collect(
         raise UserError(f"unknown expert {cfg.expert!r}; choose one of {', '.join(EXPERTS)}")
     if is_teleop and cfg.controller != "ee_delta":
         raise UserError(f"the {cfg.expert} expert drives the ee_delta controller, not {cfg.controller}")
-    overrides = {} if cfg.max_steps is None else {"max_episode_steps": cfg.max_steps}
-    overrides |= _recovery_overrides(cfg)
+    if cfg.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {cfg.workers}")
+    if is_teleop and cfg.workers > 1:
+        raise UserError(f"the {cfg.expert} expert is one human: collect with --workers 1")
+    overrides = env_overrides(cfg)
     env = make_env(cfg.task, obs=cfg.obs, controller=cfg.controller, **overrides)
     human = None
     try:
@@ -129,20 +135,67 @@ def collect(
 
 
 def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress, on_episode) -> CollectResult:
-    task_env = env.unwrapped
     attempt = len(recorder.meta["episodes"]) + len(recorder.meta["discarded_seeds"])
     max_attempts = cfg.max_attempts or 3 * cfg.episodes + 10
     result = CollectResult(cfg.out, 0, 0, 0, 0, 0.0, recorder.num_episodes)
     bar = tqdm(total=cfg.episodes, unit="ep", desc=f"collect {cfg.task}", disable=not progress)
     start = time.perf_counter()
-    while result.saved < cfg.episodes and result.attempts < max_attempts and not stop.requested:
-        seed = episode_seed(cfg.seed, attempt)
-        attempt += 1
-        if seed in seen_seeds:  # another --seed of an earlier session already used it
-            continue
-        seen_seeds.add(seed)
-        expert = human if human is not None else task_env.make_expert(np.random.default_rng(seed), noise)
-        success, verdict, perturbed = _run_episode(
+    seeds = _attempt_seeds(cfg.seed, attempt, seen_seeds)
+    with contextlib.ExitStack() as stack:
+        if cfg.workers > 1:
+            pool = stack.enter_context(
+                EpisodePool(
+                    cfg.workers,
+                    cfg.task,
+                    cfg.obs,
+                    cfg.controller,
+                    env_overrides(cfg),
+                    noise,
+                    cfg.post_success_steps,
+                )
+            )
+            wanted = lambda: min(cfg.episodes - result.saved, max_attempts - result.attempts)  # noqa: E731
+            episodes = _episodes_in_workers(pool, recorder, seeds, wanted, stop)
+        else:
+            episodes = _episodes_here(cfg, env, recorder, stop, human, noise, seeds)
+        # each episode is the recorder's pending one until it is saved or discarded here
+        for seed, success, verdict, perturbed in episodes:
+            result.attempts += 1
+            result.successes += int(success)
+            keep = success or cfg.keep_failed or human is not None  # a human's "save" is the verdict
+            if verdict == "save" and keep and recorder.pending_frames:
+                result.frames += recorder.pending_frames
+                recorder.save_episode(seed=seed, success=success, expert=cfg.expert, perturbed=perturbed)
+                result.saved += 1
+                bar.update(1)
+            else:
+                recorder.discard_episode(seed=seed)
+            if verdict == "quit":
+                result.stopped_by = "user"
+                break
+            elapsed = time.perf_counter() - start
+            if on_episode is not None:
+                result.seconds = elapsed
+                on_episode(result)
+            bar.set_postfix(
+                success=f"{result.successes}/{result.attempts}", fps=f"{result.frames / elapsed:.0f}"
+            )
+            if result.saved >= cfg.episodes or result.attempts >= max_attempts or stop.requested:
+                break
+    bar.close()
+    result.seconds = time.perf_counter() - start
+    result.total_episodes = recorder.num_episodes
+    if stop.requested:
+        result.stopped_by = stop.signal_name
+    return result
+
+
+def _episodes_here(cfg, env, recorder, stop, human, noise, seeds) -> Iterator[tuple[int, bool, str, bool]]:
+    """Episodes stepped in this process into the recorder: (seed, success, verdict, perturbed) each;
+    ends when a signal interrupts one (its frames stay pending, to be dropped)."""
+    for seed in seeds:
+        expert = human if human is not None else env.unwrapped.make_expert(np.random.default_rng(seed), noise)
+        success, verdict, perturbed = run_episode(
             env,
             expert,
             recorder,
@@ -152,31 +205,32 @@ def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress, 
             after_success=cfg.post_success_steps,
         )
         if verdict == "interrupted":
-            break
-        result.attempts += 1
-        result.successes += int(success)
-        keep = success or cfg.keep_failed or human is not None  # a human's "save" is the verdict
-        if verdict == "save" and keep and recorder.pending_frames:
-            result.frames += recorder.pending_frames
-            recorder.save_episode(seed=seed, success=success, expert=cfg.expert, perturbed=perturbed)
-            result.saved += 1
-            bar.update(1)
-        else:
-            recorder.discard_episode(seed=seed)
-        if verdict == "quit":
-            result.stopped_by = "user"
-            break
-        elapsed = time.perf_counter() - start
-        if on_episode is not None:
-            result.seconds = elapsed
-            on_episode(result)
-        bar.set_postfix(success=f"{result.successes}/{result.attempts}", fps=f"{result.frames / elapsed:.0f}")
-    bar.close()
-    result.seconds = time.perf_counter() - start
-    result.total_episodes = recorder.num_episodes
-    if stop.requested:
-        result.stopped_by = stop.signal_name
-    return result
+            return
+        yield seed, success, verdict, perturbed
+
+
+def _episodes_in_workers(pool, recorder, seeds, wanted, stop) -> Iterator[tuple[int, bool, str, bool]]:
+    """The same from worker processes, in attempt order: each one's frames go into the recorder."""
+    for outcome in pool.outcomes(seeds, wanted, stop):
+        for observation, action in outcome.frames:
+            recorder.add_frame(observation, action)
+        yield outcome.seed, outcome.success, outcome.verdict, outcome.perturbed
+
+
+def _attempt_seeds(base_seed: int, attempt: int, seen_seeds: set[int]) -> Iterator[int]:
+    """Reset seeds of attempts `attempt`, `attempt` + 1, ..., stepping over (and marking) seen ones."""
+    while True:
+        seed = episode_seed(base_seed, attempt)
+        attempt += 1
+        if seed not in seen_seeds:  # else another --seed of an earlier session already used it
+            seen_seeds.add(seed)
+            yield seed
+
+
+def env_overrides(cfg: CollectConfig) -> dict:
+    """Task-config overrides the collection runs its env with (episode limit, recovery demos)."""
+    overrides = {} if cfg.max_steps is None else {"max_episode_steps": cfg.max_steps}
+    return overrides | _recovery_overrides(cfg)
 
 
 def _recovery_overrides(cfg: CollectConfig) -> dict:
@@ -195,13 +249,14 @@ def _recovery_overrides(cfg: CollectConfig) -> dict:
     return {"expert_miss_rate": float(cfg.recovery_demos)}
 
 
-def _run_episode(
+def run_episode(
     env, expert, recorder, seed, stop, realtime: bool, after_success: int = 0
 ) -> tuple[bool, str, bool]:
-    """Steps one episode into the recorder's buffer, going on for `after_success` steps once the task
-    succeeds (not past the episode limit). Returns (success, verdict, perturbed) with verdict "save"
-    (episode over), "discard" / "quit" (a teleop key) or "interrupted" (a signal); `perturbed` when
-    some executed action differed from the recorded one (a recovery demo)."""
+    """Steps one episode into the recorder's buffer (or a worker's FrameBuffer), going on for
+    `after_success` steps once the task succeeds (not past the episode limit). Returns (success,
+    verdict, perturbed) with verdict "save" (episode over), "discard" / "quit" (a teleop key) or
+    "interrupted" (a signal); `perturbed` when some executed action differed from the recorded one (a
+    recovery demo)."""
     obs, info = env.reset(seed=seed)
     expert.reset()
     period = 1.0 / env.unwrapped.fps
@@ -313,6 +368,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "then grasps again, so policies see how to recover from an empty grasp. pick_place only; such "
         "episodes cannot be replayed open loop (default 0)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes stepping scripted episodes; the dataset is the same for any count (default 1)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -361,6 +422,7 @@ def config_from_args(args: argparse.Namespace) -> CollectConfig:
         max_steps=args.max_steps,
         post_success_steps=args.post_success_steps,
         recovery_demos=args.recovery_demos,
+        workers=args.workers,
     )
 
 
