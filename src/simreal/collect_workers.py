@@ -30,7 +30,9 @@ class FrameBuffer:
         return len(self.frames)
 
     def add_frame(self, observation: dict[str, np.ndarray], action: np.ndarray) -> None:
-        self.frames.append((observation, np.array(action, dtype=np.float32)))
+        # copies: an env may reuse its observation buffers from one step to the next
+        frame = {key: np.array(value) for key, value in observation.items()}
+        self.frames.append((frame, np.array(action, dtype=np.float32)))
 
 
 @dataclass

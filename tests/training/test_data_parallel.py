@@ -85,8 +85,8 @@ def test_two_process_run_resumes_exactly(synthetic_pointcloud_dataset, tmp_path)
 def test_bad_process_counts_are_refused(synthetic_pointcloud_dataset, tmp_path):
     with pytest.raises(UserError, match="--processes"):
         pair(synthetic_pointcloud_dataset, tmp_path / "a", processes=0)
-    with pytest.raises(UserError, match="cannot be split"):
-        pair(synthetic_pointcloud_dataset, tmp_path / "b", batch_size=1)
+    with pytest.raises(UserError, match="cannot be split evenly"):
+        pair(synthetic_pointcloud_dataset, tmp_path / "b", batch_size=9)
     # A one-process checkpoint holds one RNG state: two processes cannot resume it exactly.
     run = tmp_path / "single"
     train(pair(synthetic_pointcloud_dataset, run, steps=2, processes=1))

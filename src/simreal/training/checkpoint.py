@@ -77,7 +77,7 @@ def save_checkpoint(
         state.optimizer,
         state.scheduler,
         num_processes=config.processes,
-        batch_size=config.batch_size,
+        batch_size=config.batch_size // config.processes,  # per process, as LeRobot records it
     )
     if rank_rng_states is not None:
         save_rank_rng_states(training_dir, rank_rng_states)

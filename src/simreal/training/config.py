@@ -76,8 +76,10 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.processes < 1:
             raise UserError(f"--processes must be >= 1, got {self.processes}")
-        if self.batch_size < self.processes:
-            raise UserError(f"--batch-size {self.batch_size} cannot be split over {self.processes} processes")
+        if self.batch_size % self.processes:
+            raise UserError(
+                f"--batch-size {self.batch_size} cannot be split evenly over {self.processes} processes"
+            )
         if self.threads < 0:
             raise UserError(f"--threads must be >= 0 (0: torch's default), got {self.threads}")
         self.obs = tuple(self.obs)
