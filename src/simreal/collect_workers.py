@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +71,7 @@ def _episode(seed: int) -> EpisodeOutcome:
 
 
 class EpisodePool:
-    """`workers` processes stepping scripted episodes; `outcomes(seeds, wanted)` yields them in order."""
+    """`workers` processes stepping scripted episodes; `outcomes(...)` yields them in order."""
 
     def __init__(
         self, workers: int, task: str, obs: Any, controller: str, overrides: dict, noise: float, after: int
@@ -84,12 +84,14 @@ class EpisodePool:
             workers, initializer=_start_worker, initargs=(task, obs, controller, overrides, noise, after)
         )
 
-    def outcomes(self, seeds: Iterator[int], room: Any, stop: Any) -> Iterator[EpisodeOutcome]:
-        """Episodes of `seeds`, in order; `room()` says how many more results are still wanted (so the
+    def outcomes(
+        self, seeds: Iterator[int], wanted: Callable[[], int], stop: Any
+    ) -> Iterator[EpisodeOutcome]:
+        """Episodes of `seeds`, in order; `wanted()` says how many more results are still wanted (so the
         pool stops queueing near the end); ends early when `stop.requested`."""
         pending: deque = deque()
         while True:
-            while len(pending) < IN_FLIGHT_PER_WORKER * self.workers and len(pending) < room():
+            while len(pending) < IN_FLIGHT_PER_WORKER * self.workers and len(pending) < wanted():
                 seed = next(seeds, None)
                 if seed is None:
                     break

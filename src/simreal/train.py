@@ -37,8 +37,8 @@ from simreal.training.parallel import (
     Rank,
     average_gradients,
     gather_rng_states,
+    has_rank_rng_states,
     launch,
-    rank_rng_file,
     restore_rank_rng_state,
 )
 from simreal.training.policy_factory import PolicyBundle, build_policy
@@ -89,10 +89,8 @@ def train(config: TrainConfig, *, resume: bool = False) -> TrainResult:
     device = resolve_device(config.device)
     if config.processes > 1 and device.type != "cpu":
         raise UserError("--processes > 1 splits the batch over CPU processes; on a GPU train in one")
-    if resume and config.processes > 1:
-        for index in range(1, config.processes):
-            if not (previous / TRAINING_STATE / rank_rng_file(index)).is_file():
-                raise UserError(f"--resume: {previous} was not written by a {config.processes}-process run")
+    if resume and not has_rank_rng_states(previous / TRAINING_STATE, config.processes):
+        raise UserError(f"--resume: {previous} was not written by a {config.processes}-process run")
     return launch(_train_process, config.processes, config, previous if resume else None, device)
 
 

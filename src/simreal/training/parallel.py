@@ -112,6 +112,11 @@ def restore_rank_rng_state(directory: Path, rank: Rank) -> None:
     deserialize_rng_state(load_file(str(Path(directory) / rank_rng_file(rank.index))))
 
 
+def has_rank_rng_states(directory: Path, world: int) -> bool:
+    """Whether a checkpoint's training state holds the RNG states of ranks 1 .. world - 1."""
+    return all((Path(directory) / rank_rng_file(index)).is_file() for index in range(1, world))
+
+
 def rank_rng_file(index: int) -> str:
     return f"rng_state_rank{index}.safetensors"
 
