@@ -10,6 +10,11 @@ are left out of the rates.
         --set n_obs_steps=2 --set horizon=16 --set n_action_steps=8 --set 'down_dims=[32,64,128]'
     .venv/bin/python benchmarks/bench_train_throughput.py --cells meanflow:pointcloud --threads 1,2 \
         --workers 0,1 --processes 1,2 --repeats 2 ...   (each combination side by side, alternating)
+    .venv/bin/python benchmarks/bench_train_throughput.py --cells meanflow:pointcloud --repeats 3 \
+        --variant 'jvp="unet"' --variant 'jvp="torch_func"' ...   (config variants, alternating)
+    .venv/bin/python benchmarks/bench_train_throughput.py --baseline-tree /tmp/old ...
+        (also runs every combination with the simreal of another checkout, e.g. `git worktree add
+        /tmp/old <commit>`: a speed-up measured side by side; variants apply to this tree only)
 Writes benchmarks/results/train_throughput.json. Target: peak RSS <= 4 GB for the small config.
 CPU seconds are recorded beside wall seconds: on a shared machine their ratio is the share of the
 cores the run got, which is what an extrapolation to an idle machine needs.
@@ -42,6 +47,12 @@ CELLS = [
 ]
 OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb")}
 SKIP_STEPS = 3
+BASELINE = "baseline"  # the variant name of --baseline-tree's runs
+
+
+def git_commit(tree: Path) -> str | None:
+    done = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or None
 
 
 def ensure_dataset(path: Path, episodes: int) -> Path:
@@ -162,6 +173,18 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="policy config override for every cell, VALUE parsed as JSON (repeatable)",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE[;KEY=VALUE]",
+        help="a set of policy config overrides on top of --set; repeat to run each, alternating",
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="another simreal checkout whose src/ is run too, alternating, with --set but no --variant",
+    )
     parser.add_argument("--cell", help=argparse.SUPPRESS)  # internal: run one cell, print its JSON
     parser.add_argument(
         "--out", type=Path, default=RESULTS / "train_throughput.json", help="JSON output path"
@@ -192,23 +215,29 @@ def main() -> None:
         ROOT / "outputs" / "bench" / f"pick_place_{episodes}ep", episodes
     )
     cells = [tuple(c.split(":")) for c in args.cells.split(",")] if args.cells else CELLS
+    baseline = (
+        {"tree": str(args.baseline_tree), "commit": git_commit(args.baseline_tree)}
+        if args.baseline_tree
+        else None
+    )
     if args.quick and not args.cells:
         cells = [("meanflow", "pointcloud"), ("diffusion", "image"), ("lerobot_diffusion", "image")]
     runs = [
-        (policy, obs, threads, workers, processes)
+        (policy, obs, threads, workers, processes, variant)
         for _ in range(args.repeats)
         for policy, obs in cells
         for threads in args.threads.split(",")
         for workers in args.workers.split(",")
         for processes in args.processes.split(",")
+        for variant in [*(args.variant or [""]), *([BASELINE] if args.baseline_tree else [])]
     ]
     rows = []
     print(
-        "| policy | obs | processes | threads | workers | samples/s | s/step | data wait | peak RSS GB "
-        "| CPU/wall |"
+        "| policy | obs | variant | processes | threads | workers | samples/s | s/step | data wait "
+        "| peak RSS GB | CPU/wall |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for policy, obs, threads, workers, processes in runs:
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for policy, obs, threads, workers, processes, variant in runs:
         command = [
             sys.executable,
             __file__,
@@ -226,23 +255,33 @@ def main() -> None:
             threads,
             "--processes",
             processes,
-            *(f"--set={item}" for item in args.set),
         ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        env = dict(os.environ)
+        if variant == BASELINE:
+            env["PYTHONPATH"] = str(args.baseline_tree.resolve() / "src")
+            command += [f"--set={item}" for item in args.set]
+        else:
+            command += [f"--set={item}" for item in [*args.set, *filter(None, variant.split(";"))]]
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             print(f"{policy}:{obs} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
             continue
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        rows.append({"variant": variant, **json.loads(done.stdout.strip().splitlines()[-1])})
+        if variant == BASELINE:
+            rows[-1]["tree"] = baseline
         row = rows[-1]
         share = row["train_call_cpu_s"] / row["train_call_wall_s"]
         print(
-            f"| {policy} | {obs} | {processes} | {row['threads']} | {workers} | {row['samples_per_s']:.1f} | "
+            f"| {policy} | {obs} | {variant or '-'} | {processes} | {row['threads']} | {workers} | "
+            f"{row['samples_per_s']:.1f} | "
             f"{row['step_s']:.2f} | "
             f"{100 * row['data_wait_fraction']:.1f}% | {row['peak_rss_gb']:.2f} | {share:.2f} |",
             flush=True,
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
+        "commit": git_commit(ROOT),
+        "baseline": baseline if args.baseline_tree else None,
         "benchmark": "train_throughput",
         "quick": args.quick,
         "dataset": str(dataset),

@@ -78,14 +78,46 @@ def test_temporal_ensembler_weights_older_predictions():
 
 
 def test_meanflow_jvp_matches_finite_differences():
-    """The total derivative d/dt u(z_t, t, r) along (v, 1, 0) that MeanFlow's target uses."""
+    """The total derivative d/dt u(z_t, t, r) along (v, 1, 0) that MeanFlow's target uses, by
+    torch.func.jvp and by the U-Net's own forward-mode formulas."""
     torch.manual_seed(0)
     net = ConditionalUnet1D(4, 6, (16, 32), step_embed_dim=16, n_step_inputs=2).double()
     z, v, cond = torch.randn(2, 8, 4).double(), torch.randn(2, 8, 4).double(), torch.randn(2, 6).double()
     t, r = torch.tensor([0.7, 0.4]).double(), torch.tensor([0.2, 0.4]).double()
     u_fn = lambda z_, t_, r_: net(z_, torch.stack([t_, t_ - r_], -1) * 10, cond)
     _, du_dt = torch.func.jvp(u_fn, (z, t, r), (v, torch.ones_like(t), torch.zeros_like(r)))
+    steps = torch.stack([t, t - r], -1) * 10
+    u, du_dt_unet, _ = net.forward_with_tangent(z, steps, cond, v, torch.full_like(steps, 10.0))
     h = 1e-6
     with torch.no_grad():
         fd = (u_fn(z + h * v, t + h, r) - u_fn(z - h * v, t - h, r)) / (2 * h)
     torch.testing.assert_close(du_dt, fd, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(du_dt_unet, du_dt, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(u, u_fn(z, t, r))
+    assert u.requires_grad and not du_dt_unet.requires_grad  # the target is a stop-gradient
+
+
+@pytest.mark.parametrize("n_step_inputs", [1, 2])
+def test_unet_tangent_equals_torch_func_jvp_for_random_directions(n_step_inputs):
+    """Every layer type of the U-Net (conv, transposed conv, GroupNorm, Mish, FiLM, the sinusoidal
+    step embedding), along random tangents of the sample and of every step input."""
+    torch.manual_seed(1)
+    net = ConditionalUnet1D(3, 5, (8, 16, 32), step_embed_dim=8, n_step_inputs=n_step_inputs).double()
+    for p in net.parameters():  # away from zero-initialised layers, so every term counts
+        p.data.normal_(0, 0.3)
+    shape = (4, n_step_inputs) if n_step_inputs > 1 else (4,)
+    z, z_t, cond = torch.randn(4, 8, 3).double(), torch.randn(4, 8, 3).double(), torch.randn(4, 5).double()
+    steps, steps_t = torch.rand(shape).double() * 10, torch.randn(shape).double()
+    ref_u, ref_t = torch.func.jvp(lambda a, b: net(a, b, cond), (z, steps), (z_t, steps_t))
+    u, u_t, latents = net.forward_with_tangent(z, steps, cond, z_t, steps_t)
+    torch.testing.assert_close(u, ref_u)
+    torch.testing.assert_close(u_t, ref_t, rtol=1e-9, atol=1e-12)
+    assert len(latents) == 3
+    assert net.forward_with_tangent(z, steps, cond)[1] is None
+    with pytest.raises(ValueError, match="both tangents"):
+        net.forward_with_tangent(z, steps, cond, z_t, None)
+
+
+def test_meanflow_refuses_an_unknown_jvp_method(tiny_dataset):
+    with pytest.raises(UserError, match="jvp must be one of unet, torch_func"):
+        make_config("meanflow", tiny_dataset.meta.features, jvp="finite_differences")

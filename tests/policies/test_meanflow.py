@@ -1,9 +1,11 @@
-"""MeanFlow specifics: (t, r) sampling, the dispersive loss, one-step sampling of a bimodal toy."""
+"""MeanFlow specifics: (t, r) sampling, the dispersive loss, the two JVP methods, one-step sampling
+of a bimodal toy."""
 
 import torch
 from lerobot.configs import FeatureType, PolicyFeature
+from policy_test_data import TINY, TINY_HEADS, training_batch
 
-from simreal.policies import make_policy
+from simreal.policies import make_policy, make_processors
 from simreal.policies.modeling_meanflow import dispersive_loss, sample_time_pairs
 
 
@@ -19,6 +21,28 @@ def test_dispersive_loss_is_lower_for_spread_latents():
     clustered = [torch.randn(1, 8, 4).expand(16, -1, -1) + 0.01 * torch.randn(16, 8, 4)]
     spread = [torch.randn(16, 8, 4)]
     assert dispersive_loss(spread, tau=1.0) < dispersive_loss(clustered, tau=1.0)
+
+
+def test_loss_and_gradients_do_not_depend_on_the_jvp_method(tiny_dataset):
+    """config.jvp = "unet" (the U-Net's forward-mode formulas) trains exactly like torch.func.jvp."""
+    stats = tiny_dataset.meta.stats
+    results = {}
+    for method in ("unet", "torch_func"):
+        torch.manual_seed(0)
+        policy = make_policy(
+            "meanflow", tiny_dataset.meta.features, stats, **TINY, **TINY_HEADS["meanflow"], jvp=method
+        )
+        batch = training_batch(tiny_dataset, policy.config, make_processors(policy.config, stats)[0])
+        torch.manual_seed(1)
+        loss, logs = policy.forward(batch)
+        loss.backward()
+        results[method] = loss.detach(), [p.grad for p in policy.parameters() if p.grad is not None]
+    (loss_unet, grads_unet), (loss_func, grads_func) = results["unet"], results["torch_func"]
+    assert "dispersive" in logs  # the latents reach the loss by both methods
+    torch.testing.assert_close(loss_unet, loss_func)
+    assert len(grads_unet) == len(grads_func) > 0
+    for a, b in zip(grads_unet, grads_func, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_one_step_sampler_recovers_both_modes_of_a_bimodal_toy():

@@ -50,8 +50,33 @@ class SimrealMeanflowPolicy(SimrealPolicy):
 
     def average_velocity(self, z: Tensor, t: Tensor, r: Tensor, cond: Tensor, return_latents: bool = False):
         """u(z, t, r | cond): z (B, T, A), t and r (B,) in [0, 1]."""
-        steps = torch.stack([t, t - r], dim=-1) * self.config.time_embed_scale
-        return self.unet(z, steps, cond, return_latents=return_latents)
+        return self.unet(z, self._steps(t, r), cond, return_latents=return_latents)
+
+    def _steps(self, t: Tensor, r: Tensor) -> Tensor:
+        """The U-Net's two step inputs, t and t - r, scaled by time_embed_scale: (B, 2)."""
+        return torch.stack([t, t - r], dim=-1) * self.config.time_embed_scale
+
+    def velocity_and_time_derivative(
+        self, z: Tensor, t: Tensor, r: Tensor, v: Tensor, cond: Tensor
+    ) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """u(z, t, r), its total derivative d/dt u(z_t, t, r) along the flow (tangents (dz/dt, dt/dt,
+        dr/dt) = (v, 1, 0); no autograd graph: the target is a stop-gradient) and the U-Net's latents.
+
+        config.jvp picks how: "unet", the U-Net's own forward-mode formulas (simreal.policies.tangents),
+        or "torch_func", torch.func.jvp through the same network: equal to rounding, slower on CPU.
+        """
+        if self.config.jvp == "unet":
+            steps = self._steps(t, r)
+            steps_t = torch.full_like(steps, self.config.time_embed_scale)  # both scale t, r is fixed
+            return self.unet.forward_with_tangent(z, steps, cond, v, steps_t)
+
+        def u_fn(z_, t_, r_):
+            return self.average_velocity(z_, t_, r_, cond, return_latents=True)
+
+        u, du_dt, latents = torch.func.jvp(
+            u_fn, (z, t, r), (v, torch.ones_like(t), torch.zeros_like(r)), has_aux=True
+        )
+        return u, du_dt.detach(), latents
 
     def compute_loss(
         self, global_cond: Tensor, actions: Tensor, valid: Tensor | None = None
@@ -73,14 +98,7 @@ class SimrealMeanflowPolicy(SimrealPolicy):
             guided = cfg.guidance_scale * v + (1 - cfg.guidance_scale) * u_uncond
             v = torch.where(dropped[:, None, None], v, guided)
 
-        def u_fn(z_, t_, r_):
-            u_, latents_ = self.average_velocity(z_, t_, r_, cond, return_latents=True)
-            return u_, latents_
-
-        # d/dt u(z_t, t, r) along the flow: tangents (dz/dt, dt/dt, dr/dt) = (v, 1, 0).
-        u, du_dt, latents = torch.func.jvp(
-            u_fn, (z, t, r), (v, torch.ones_like(t), torch.zeros_like(r)), has_aux=True
-        )
+        u, du_dt, latents = self.velocity_and_time_derivative(z, t, r, v, cond)
         u_target = (v - (t3 - r3) * du_dt).detach()
         # Summed over the window (MP1's ||.||^2); masked positions count as zero error.
         sq_error = masked_mean((u - u_target).pow(2), valid) * actions[0].numel()

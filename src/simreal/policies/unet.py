@@ -2,6 +2,8 @@
 
 The network maps a noisy action sequence (B, T, A) plus a step embedding and a global observation
 condition to a sequence of the same shape (noise, clean sample or velocity, depending on the head).
+Each part also has `forward_with_tangent`, which returns the forward-mode derivative along tangents of
+the sample and the steps (the observation condition held fixed) beside the output: MeanFlow's target.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import math
 
 import torch
 from torch import Tensor, nn
+
+from simreal.policies.tangents import with_tangent
 
 
 class SinusoidalEmbedding(nn.Module):
@@ -22,9 +26,18 @@ class SinusoidalEmbedding(nn.Module):
         self.register_buffer("freqs", freqs, persistent=False)
 
     def forward(self, steps: Tensor) -> Tensor:
+        return self.forward_with_tangent(steps, None)[0]
+
+    def forward_with_tangent(self, steps: Tensor, steps_t: Tensor | None) -> tuple[Tensor, Tensor | None]:
         steps = steps if steps.is_floating_point() else steps.to(self.freqs.dtype)
         args = steps[..., None] * self.freqs
-        return torch.cat([args.sin(), args.cos()], dim=-1)
+        sin, cos = args.sin(), args.cos()
+        features = torch.cat([sin, cos], dim=-1)
+        if steps_t is None:
+            return features, None
+        with torch.no_grad():
+            args_t = steps_t[..., None] * self.freqs
+            return features, torch.cat([cos * args_t, -sin * args_t], dim=-1)
 
 
 class StepEmbedding(nn.Module):
@@ -41,9 +54,15 @@ class StepEmbedding(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim * n_steps, dim * 4), nn.Mish(), nn.Linear(dim * 4, dim))
 
     def forward(self, steps: Tensor) -> Tensor:
+        return self.forward_with_tangent(steps, None)[0]
+
+    def forward_with_tangent(self, steps: Tensor, steps_t: Tensor | None) -> tuple[Tensor, Tensor | None]:
         if steps.ndim == 1:
             steps = steps[:, None]
-        return self.mlp(self.sinusoid(steps).flatten(1))
+            steps_t = None if steps_t is None else steps_t[:, None]
+        features, features_t = self.sinusoid.forward_with_tangent(steps, steps_t)
+        features_t = None if features_t is None else features_t.flatten(1)
+        return with_tangent(self.mlp, features.flatten(1), features_t)
 
 
 class Conv1dBlock(nn.Sequential):
@@ -70,10 +89,22 @@ class FiLMResidualBlock(nn.Module):
         )
 
     def forward(self, x: Tensor, cond: Tensor) -> Tensor:
-        out = self.conv1(x)
-        scale, bias = self.film(cond).unsqueeze(-1).chunk(2, dim=1)
-        out = self.conv2(scale * out + bias)
-        return out + self.residual(x)
+        return self.forward_with_tangent(x, cond, None, None)[0]
+
+    def forward_with_tangent(
+        self, x: Tensor, cond: Tensor, x_t: Tensor | None, cond_t: Tensor | None
+    ) -> tuple[Tensor, Tensor | None]:
+        out, out_t = with_tangent(self.conv1, x, x_t)
+        film, film_t = with_tangent(self.film, cond, cond_t)
+        scale, bias = film.unsqueeze(-1).chunk(2, dim=1)
+        modulated_t = None
+        if out_t is not None:
+            with torch.no_grad():
+                scale_t, bias_t = film_t.unsqueeze(-1).chunk(2, dim=1)
+                modulated_t = scale_t * out.detach() + scale.detach() * out_t + bias_t
+        out, out_t = with_tangent(self.conv2, scale * out + bias, modulated_t)
+        residual, residual_t = with_tangent(self.residual, x, x_t)
+        return out + residual, None if out_t is None else out_t + residual_t
 
 
 class ConditionalUnet1D(nn.Module):
@@ -129,18 +160,43 @@ class ConditionalUnet1D(nn.Module):
         With return_latents, also returns the down-path features (one (B, C, T_i) per resolution),
         which MeanFlow's dispersive loss spreads apart.
         """
+        out, _, latents = self.forward_with_tangent(sample, steps, global_cond)
+        return (out, latents) if return_latents else out
+
+    def forward_with_tangent(
+        self,
+        sample: Tensor,
+        steps: Tensor,
+        global_cond: Tensor,
+        sample_t: Tensor | None = None,
+        steps_t: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor | None, list[Tensor]]:
+        """The output, its derivative along (sample_t, steps_t) with global_cond held fixed (None
+        without tangents; computed without autograd graph) and the down-path latents."""
+        if (sample_t is None) != (steps_t is None):
+            raise ValueError("give both tangents (of the sample and of the steps) or neither")
         x = sample.transpose(1, 2)
-        cond = torch.cat([self.step_embedding(steps), global_cond], dim=-1)
+        x_t = None if sample_t is None else sample_t.transpose(1, 2)
+        step_features, step_features_t = self.step_embedding.forward_with_tangent(steps, steps_t)
+        cond = torch.cat([step_features, global_cond], dim=-1)
+        cond_t = None
+        if step_features_t is not None:
+            cond_t = torch.cat([step_features_t, torch.zeros_like(global_cond)], dim=-1)
         skips = []
         for block1, block2, down in self.down:
-            x = block2(block1(x, cond), cond)
-            skips.append(x)
-            x = down(x)
-        latents = list(skips)
+            x, x_t = block1.forward_with_tangent(x, cond, x_t, cond_t)
+            x, x_t = block2.forward_with_tangent(x, cond, x_t, cond_t)
+            skips.append((x, x_t))
+            x, x_t = with_tangent(down, x, x_t)
+        latents = [skip for skip, _ in skips]
         for block in self.mid:
-            x = block(x, cond)
+            x, x_t = block.forward_with_tangent(x, cond, x_t, cond_t)
         for block1, block2, up in self.up:
-            x = torch.cat([x, skips.pop()], dim=1)
-            x = up(block2(block1(x, cond), cond))
-        out = self.final(x).transpose(1, 2)
-        return (out, latents) if return_latents else out
+            skip, skip_t = skips.pop()
+            x = torch.cat([x, skip], dim=1)
+            x_t = None if x_t is None else torch.cat([x_t, skip_t], dim=1)
+            x, x_t = block1.forward_with_tangent(x, cond, x_t, cond_t)
+            x, x_t = block2.forward_with_tangent(x, cond, x_t, cond_t)
+            x, x_t = with_tangent(up, x, x_t)
+        out, out_t = with_tangent(self.final, x, x_t)
+        return out.transpose(1, 2), None if out_t is None else out_t.transpose(1, 2), latents
