@@ -8,15 +8,13 @@ policy node exchanging messages over DDS) on the first of those seeds.
 
 The defaults are sized for the demo's time budget (20 minutes on 2 CPU cores): 200 demonstrations
 with absolute TCP-pose actions (ee_pose) and 128-point coloured clouds, MeanFlow with a 32-64-128 U-Net
-for 3000 steps (about 0.25 s each on one torch thread on 2026-12-03's VM), sampled in
-DEMO_MEANFLOW_STEPS network calls. Measured on this project's 2-core VM (2026-12-03, `time make demo`,
-idle): 16 min 50 s in all, 77% held-out success (77/100, 95% CI 68-84%), 16/20 over ROS. Training is
-deterministic on one machine and the evaluation's noise is seeded, so a re-run repeats those figures;
-other training draws of the same recipe (two threads, other seeds) scored 83, 79 and 76 of 100: the
-recipe sits just under 80%. Training now runs on two one-thread processes (data-parallel: 1.2-1.5x
-the samples/s of one) and collection on two workers (1.4-2.0x). On 2026-12-04's slower VM (AVX2
-kernels, half the training speed) the demo, training on two processes and collecting in one, took
-25 min 52 s for 75/100, 14/20 over ROS. With 100 demonstrations the same recipe scored 74/100, with 300
+for 3000 steps, sampled in DEMO_MEANFLOW_STEPS network calls. Measured on this project's 2-core VM
+(2026-12-04, `time make demo`, idle, a VM whose torch kernels dispatch AVX2, the slower of the two
+seen): 17 min 36 s in all (training 758 s on two one-thread data-parallel processes, collection on two
+workers), 81% held-out success (81/100, 95% CI 72-87%), 12/20 over ROS; demo seed 1: 17 min 43 s,
+70/100. Training is deterministic on one machine and the evaluation's noise is seeded, so a re-run
+repeats those figures; the eight draws of this recipe so far (other seeds, thread counts, VMs) average
+77%: it sits just under 80%. With 100 demonstrations the same recipe scored 74/100, with 300
 159/200; on 100 with 256 points, 3000 steps: 4-step sampling 23/30 held-out, one step 12/30; 1500
 steps: 8/20 vs 2/20.
 Joint-position actions never succeeded at this budget (0/20 after 3000 steps).
