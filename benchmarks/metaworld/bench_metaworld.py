@@ -96,6 +96,8 @@ def train_head(head: str, dataset: Path, out: Path, args: argparse.Namespace) ->
         lr=args.lr,
         warmup_steps=args.warmup_steps,
         save_every=max(args.steps // args.checkpoints, 1),
+        threads=args.threads,
+        processes=args.processes,
         policy_overrides=HEAD_SETTINGS[head],
     )
     result = train(config)
@@ -194,6 +196,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--demos", type=int, default=10, help="expert demos per task (DP3/MP1: 10)")
     parser.add_argument("--steps", type=int, default=800, help="optimiser steps per task x head")
     parser.add_argument("--batch-size", type=int, default=32, help="samples per step")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="data-parallel training processes (train --processes)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads per training process (0: torch's default)"
+    )
     parser.add_argument("--lr", type=float, default=3e-4, help="peak AdamW learning rate")
     parser.add_argument("--warmup-steps", type=int, default=100, help="linear warm-up steps")
     parser.add_argument("--checkpoints", type=int, default=2, help="checkpoints saved (and evaluated)")
