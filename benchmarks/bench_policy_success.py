@@ -2,10 +2,12 @@
 last checkpoint on held-out seeds (>= 100 episodes) with a 95% Wilson interval.
 
 Every cell uses `make demo`'s recipe (simreal.demo): absolute TCP-pose actions (ee_pose), coloured
-point clouds, horizon 16 with 8 actions executed, a 32-64-128 U-Net, lr 1e-3 with 100 warm-up steps,
-and the demo's per-head settings (MeanFlow 4 calls; diffusion sample prediction, DDIM-10; streaming
-sample prediction, horizon 20, trained on demos that go on 10 steps after success); --set overrides
-any of the policy settings.
+point clouds, horizon 16 with 8 actions executed, a 32-64-128 U-Net, peak lr 3e-3 (1e-3 before
+2026-12-04; each row records its lr) with 100 warm-up steps, and the demo's per-head settings
+(MeanFlow 4 calls; diffusion sample prediction, DDIM-10; streaming sample prediction, horizon 20,
+trained on demos that go on 10 steps after success); --set overrides any of the policy settings.
+--dataset trains on a given dataset instead (e.g. a make demo run's, to A/B a recipe change on the
+demo's own data).
 
 A long sweep, built to run one cell at a time and to pick up where it stopped: the dataset of a task
 is collected once (topped up if short), a cell's training resumes from its last checkpoint, and a
@@ -78,7 +80,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
     from simreal.training.config import TrainConfig, recipe_from_args
 
     post_success_steps = DEMO_POST_SUCCESS_STEPS[policy]
-    dataset = task_dataset(
+    dataset = args.dataset or task_dataset(
         task, args.demos, args.workdir, args.num_points, post_success_steps, args.recovery_demos
     )
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
@@ -112,7 +114,9 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "task": task,
         "policy": policy,
         "obs": obs,
+        "dataset": str(dataset),
         "demos": args.demos,
+        "seed": args.seed,
         "steps": args.steps,
         "config": args.config,
         "batch_size": args.batch_size,
@@ -151,6 +155,12 @@ def main() -> None:
     parser.add_argument("--policy", action="append", choices=POLICIES, help="head(s) to run (default: all)")
     parser.add_argument("--obs", action="append", choices=tuple(OBS), help="observation(s) (default: both)")
     parser.add_argument("--demos", type=int, default=100, help="scripted demos per task (default 100)")
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        help="train on this dataset (e.g. a make demo run's) instead of collecting --demos; give its task "
+        "as the one --task and its episode count as --demos",
+    )
     parser.add_argument(
         "--episodes", type=int, default=100, help="held-out evaluation episodes (default 100)"
     )
@@ -197,6 +207,12 @@ def main() -> None:
         args.policy = args.policy or ["meanflow"]
         args.obs = args.obs or ["pointcloud"]
 
+    if args.dataset:
+        from simreal.datasets import read_simreal_meta
+
+        meta = read_simreal_meta(args.dataset)
+        if args.task != [meta["task"]] or args.demos != len(meta["episodes"]):
+            parser.error(f"--dataset holds {len(meta['episodes'])} {meta['task']} demos: give them as --task and --demos")
     results = read_results(out)
     for task in args.task or TASKS:
         for policy in args.policy or POLICIES:
