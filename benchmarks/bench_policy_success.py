@@ -212,7 +212,10 @@ def main() -> None:
 
         meta = read_simreal_meta(args.dataset)
         if args.task != [meta["task"]] or args.demos != len(meta["episodes"]):
-            parser.error(f"--dataset holds {len(meta['episodes'])} {meta['task']} demos: give them as --task and --demos")
+            parser.error(
+                f"--dataset holds {len(meta['episodes'])} {meta['task']} demos: "
+                "give them as --task and --demos"
+            )
     results = read_results(out)
     for task in args.task or TASKS:
         for policy in args.policy or POLICIES:
