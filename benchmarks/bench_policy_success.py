@@ -158,8 +158,8 @@ def main() -> None:
     parser.add_argument(
         "--dataset",
         type=Path,
-        help="train on this dataset (e.g. a make demo run's) instead of collecting --demos; give its task "
-        "as the one --task and its episode count as --demos",
+        help="train on this dataset (e.g. a make demo run's) instead of collecting --demos; its task and "
+        "episode count replace --task and --demos",
     )
     parser.add_argument(
         "--episodes", type=int, default=100, help="held-out evaluation episodes (default 100)"
@@ -211,11 +211,9 @@ def main() -> None:
         from simreal.datasets import read_simreal_meta
 
         meta = read_simreal_meta(args.dataset)
-        if args.task != [meta["task"]] or args.demos != len(meta["episodes"]):
-            parser.error(
-                f"--dataset holds {len(meta['episodes'])} {meta['task']} demos: "
-                "give them as --task and --demos"
-            )
+        if args.task not in (None, [meta["task"]]):
+            parser.error(f"--dataset holds {meta['task']} demos, not {', '.join(args.task)}")
+        args.task, args.demos = [meta["task"]], len(meta["episodes"])
     results = read_results(out)
     for task in args.task or TASKS:
         for policy in args.policy or POLICIES:

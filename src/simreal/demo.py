@@ -14,7 +14,8 @@ seen): 17 min 36 s in all (training 758 s on two one-thread data-parallel proces
 workers), 81% held-out success (81/100, 95% CI 72-87%), 12/20 over ROS; demo seed 1: 17 min 43 s,
 70/100; on a VM dispatching AVX512: 15 min 14 s, 80/100 (seed 1: 73/100). Training is deterministic on
 one machine and the evaluation's noise is seeded, so a re-run repeats those figures; the ten draws of
-this recipe so far (other seeds, thread counts, VMs) average 77%: it sits just under 80%. With 100
+that recipe at lr 1e-3 averaged 77%. At lr 3e-3 (DEMO_LR) four draws average 80.8%, and `time make demo`
+on the AVX512 VM took 11 min 40 s for 87/100 (ROS 16/20). With 100
 demonstrations the same recipe scored 74/100, with 300 159/200; on 100 with 256 points, 3000 steps:
 4-step sampling 23/30 held-out, one step 12/30; 1500 steps: 8/20 vs 2/20.
 Joint-position actions never succeeded at this budget (0/20 after 3000 steps).
