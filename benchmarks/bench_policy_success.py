@@ -34,7 +34,10 @@ from simreal.demo import DEMO_POST_SUCCESS_STEPS, add_recipe_arguments, demo_pol
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ("push_t", "pick_place", "peg_insert")
 POLICIES = ("diffusion", "meanflow", "streaming")
-OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb")}
+OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb"), "env_state": ("state", "env_state")}
+# The issue's sweep; env_state (the simulator's object poses) is a diagnostic: how far a head gets when
+# it need not read the scene from pixels or points.
+SWEEP_OBS = ("pointcloud", "image")
 
 
 def task_dataset(
@@ -44,20 +47,24 @@ def task_dataset(
     num_points: int,
     post_success_steps: int,
     recovery_demos: float = 0.0,
+    env_state: bool = False,
 ) -> Path:
-    """The task's demo dataset (state + RGB + `num_points`-point coloured cloud, ee_pose actions,
-    `post_success_steps` expert steps after each success, a `recovery_demos` fraction of recovery
-    demos), collected or topped up to `episodes`."""
+    """The task's demo dataset (state + RGB + `num_points`-point coloured cloud, or with `env_state`
+    state + the object poses and nothing rendered; ee_pose actions, `post_success_steps` expert steps
+    after each success, a `recovery_demos` fraction of recovery demos), collected or topped up to
+    `episodes`. The same seeds give the same episodes either way."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig
 
-    path = workdir / "datasets" / f"{task}_ee_pose_{num_points}pts_post{post_success_steps}"
+    sensed = "env_state" if env_state else f"{num_points}pts"
+    path = workdir / "datasets" / f"{task}_ee_pose_{sensed}_post{post_success_steps}"
     if recovery_demos:
         path = path.with_name(f"{path.name}_recovery{recovery_demos:g}")
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
     if have < episodes:
-        obs = ObservationConfig.parse(f"state,rgb,pointcloud,color,points={num_points}")
+        items = "state,env_state" if env_state else f"state,rgb,pointcloud,color,points={num_points}"
+        obs = ObservationConfig.parse(items)
         config = CollectConfig(
             task,
             episodes - have,
@@ -81,7 +88,13 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
 
     post_success_steps = DEMO_POST_SUCCESS_STEPS[policy]
     dataset = args.dataset or task_dataset(
-        task, args.demos, args.workdir, args.num_points, post_success_steps, args.recovery_demos
+        task,
+        args.demos,
+        args.workdir,
+        args.num_points,
+        post_success_steps,
+        args.recovery_demos,
+        env_state=obs == "env_state",
     )
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -153,7 +166,9 @@ def main() -> None:
     )
     parser.add_argument("--task", action="append", choices=TASKS, help="task(s) to run (default: all)")
     parser.add_argument("--policy", action="append", choices=POLICIES, help="head(s) to run (default: all)")
-    parser.add_argument("--obs", action="append", choices=tuple(OBS), help="observation(s) (default: both)")
+    parser.add_argument(
+        "--obs", action="append", choices=tuple(OBS), help="observation(s) (default: pointcloud and image)"
+    )
     parser.add_argument("--demos", type=int, default=100, help="scripted demos per task (default 100)")
     parser.add_argument(
         "--dataset",
@@ -217,7 +232,7 @@ def main() -> None:
     results = read_results(out)
     for task in args.task or TASKS:
         for policy in args.policy or POLICIES:
-            for obs in args.obs or tuple(OBS):
+            for obs in args.obs or SWEEP_OBS:
                 key = f"{task}/{policy}/{obs}{args.tag}"
                 if key in results.get("cells", {}) and not args.force:
                     print(f"{key}: done earlier, skipped (--force to redo)")
