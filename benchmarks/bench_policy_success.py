@@ -7,7 +7,8 @@ point clouds, horizon 16 with 8 actions executed, a 32-64-128 U-Net, peak lr 3e-
 (MeanFlow 4 calls; diffusion sample prediction, DDIM-10; streaming sample prediction, horizon 20,
 trained on demos that go on 10 steps after success); --set overrides any of the policy settings.
 --dataset trains on a given dataset instead (e.g. a make demo run's, to A/B a recipe change on the
-demo's own data).
+demo's own data). --obs env_state is a diagnostic outside the sweep: the same seeds' demos recorded with
+the simulator's object poses instead of rendered observations (--num-points does not apply).
 
 A long sweep, built to run one cell at a time and to pick up where it stopped: the dataset of a task
 is collected once (topped up if short), a cell's training resumes from its last checkpoint, and a
