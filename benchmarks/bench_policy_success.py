@@ -135,7 +135,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "config": args.config,
         "batch_size": args.batch_size,
         "lr": args.lr,
-        "num_points": args.num_points,
+        "num_points": None if obs == "env_state" else args.num_points,
         "post_success_steps": post_success_steps,
         "recovery_demos": args.recovery_demos,
         "overrides": args.overrides,
