@@ -4,8 +4,10 @@ last checkpoint on held-out seeds (>= 100 episodes) with a 95% Wilson interval.
 Every cell uses `make demo`'s recipe (simreal.demo): absolute TCP-pose actions (ee_pose), coloured
 point clouds, horizon 16 with 8 actions executed, a 32-64-128 U-Net, peak lr 3e-3 (1e-3 before
 2026-12-04; each row records its lr) with 100 warm-up steps, and the demo's per-head settings
-(MeanFlow 4 calls; diffusion sample prediction, DDIM-10; streaming sample prediction, horizon 20,
-trained on demos that go on 10 steps after success); --set overrides any of the policy settings.
+(MeanFlow 4 calls; diffusion sample prediction, DDIM-10; both with the point cloud min-max scaled per
+channel since 2026-12-05; streaming sample prediction, horizon 20, trained on demos that go on 10 steps
+after success); --set overrides any of the policy settings, and each row records the settings it ran
+(`policy_settings`, from 2026-12-05).
 --dataset trains on a given dataset instead (e.g. a make demo run's, to A/B a recipe change on the
 demo's own data). --obs env_state is a diagnostic outside the sweep: the same seeds' demos recorded with
 the simulator's object poses instead of rendered observations (--num-points does not apply).
@@ -98,6 +100,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         env_state=obs == "env_state",
     )
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
+    policy_settings = {**demo_policy_settings(policy, args.config), **args.overrides}
     started, cpu_started = time.perf_counter(), time.process_time()
     last = last_checkpoint(run_dir)
     trained_now = last is None or int(last.name) < args.steps
@@ -109,7 +112,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             obs=OBS[obs],
             **recipe_from_args(args),
             num_workers=args.data_workers,
-            policy_overrides={**demo_policy_settings(policy, args.config), **args.overrides},
+            policy_overrides=policy_settings,
         )
         train(config, resume=last is not None)
     # Timed only when this invocation trained from scratch: a resumed or finished run's total is unknown.
@@ -139,6 +142,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "post_success_steps": post_success_steps,
         "recovery_demos": args.recovery_demos,
         "overrides": args.overrides,
+        "policy_settings": policy_settings,  # the recipe's at the time, overrides included
         "train_wall_s": train_s,
         "train_cpu_s": train_cpu_s,
         "load_average": list(os.getloadavg()),

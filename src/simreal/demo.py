@@ -15,7 +15,8 @@ workers), 81% held-out success (81/100, 95% CI 72-87%), 12/20 over ROS; demo see
 70/100; on a VM dispatching AVX512: 15 min 14 s, 80/100 (seed 1: 73/100). Training is deterministic on
 one machine and the evaluation's noise is seeded, so a re-run repeats those figures; the ten draws of
 that recipe at lr 1e-3 averaged 77%. At lr 3e-3 (DEMO_LR) four draws average 80.8%, and `time make demo`
-on the AVX512 VM took 11 min 40 s for 87/100 (ROS 16/20). With 100
+on the AVX512 VM took 11 min 40 s for 87/100 (ROS 16/20). With the point cloud scaled per channel
+(2026-12-05, see DEMO_HEAD_POLICY) `time make demo` took 10 min 46 s for 83/100 (ROS 19/20). With 100
 demonstrations the same recipe scored 74/100, with 300 159/200; on 100 with 256 points, 3000 steps:
 4-step sampling 23/30 held-out, one step 12/30; 1500 steps: 8/20 vs 2/20.
 Joint-position actions never succeeded at this budget (0/20 after 3000 steps).
@@ -47,10 +48,23 @@ DEMO_POLICY: dict[str, object] = {"n_obs_steps": 2, "horizon": 16, "n_action_ste
 # the clean sample (DP3's setting; epsilon prediction scored 17/100 where sample scored 79/100 on the
 # demo's data) and samples with DDIM-10 instead of DDPM-100; streaming also predicts the sample and
 # spans two chunks after the past steps (horizon 20), so its rolling buffer is more than one chunk.
+# MeanFlow and diffusion see the point cloud min-max scaled per channel (xyz and colour to [-1, 1]; DP3
+# feeds raw metres): pick_place, 100 demos, MeanFlow 72 -> 87/100, diffusion 75 -> 80; MeanFlow on four
+# make demo datasets 87/74/76/86 -> 91/74/90/84; push_t diffusion (9000 steps) 22 -> 33. Streaming keeps
+# raw metres (82 -> 76 on pick_place). One training draw per cell (benchmarks/results/policy_success.json).
 DEMO_MEANFLOW_STEPS = 4
 DEMO_HEAD_POLICY: dict[str, dict[str, object]] = {
-    "meanflow": {"num_inference_steps": DEMO_MEANFLOW_STEPS, "cond_dropout": 0.0},
-    "diffusion": {"sampler": "DDIM", "num_inference_steps": 10, "prediction_type": "sample"},
+    "meanflow": {
+        "num_inference_steps": DEMO_MEANFLOW_STEPS,
+        "cond_dropout": 0.0,
+        "normalize_pointcloud": True,
+    },
+    "diffusion": {
+        "sampler": "DDIM",
+        "num_inference_steps": 10,
+        "prediction_type": "sample",
+        "normalize_pointcloud": True,
+    },
     "streaming": {"horizon": 20, "prediction_type": "sample"},
 }
 # Control steps the expert records after the task succeeds, per head. Streaming needs them to learn

@@ -174,3 +174,34 @@ def test_action_steps_can_be_replaced_at_load(checkpoints, tiny_dataset):
         load_policy(checkpoints["diffusion"], device="cpu", action_steps=8)
     with pytest.raises(UserError, match="streaming head's buffer"):
         load_policy(checkpoints["streaming"], device="cpu", action_steps=1)
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_point_cloud_is_min_max_scaled_only_when_asked_and_stays_so_after_reload(
+    scaled, tiny_dataset, tmp_path
+):
+    """normalize_pointcloud scales each channel of the cloud to [-1, 1] by the dataset's min-max (make
+    demo's MeanFlow and diffusion); off, the encoder sees raw metres (DP3). The saved processors keep it."""
+    policy = make_policy(
+        "meanflow",
+        tiny_dataset.meta.features,
+        tiny_dataset.meta.stats,
+        fps=20,
+        normalize_pointcloud=scaled,
+        **TINY,
+        **TINY_HEADS["meanflow"],
+    )
+    pre, post = make_processors(policy.config, tiny_dataset.meta.stats)
+    ckpt = save_checkpoint(policy, pre, post, tmp_path / "ckpt")
+    raw = torch.stack([tiny_dataset[i]["observation.pointcloud"] for i in range(len(tiny_dataset))])
+    stats = tiny_dataset.meta.stats["observation.pointcloud"]
+    lo, hi = (torch.as_tensor(stats[k], dtype=torch.float32) for k in ("min", "max"))
+    expected = 2 * (raw - lo) / (hi - lo) - 1 if scaled else raw
+    for runner in (
+        load_policy(ckpt, device="cpu"),
+        load_policy(ckpt, device="cpu", stats=tiny_dataset.meta.stats),
+    ):
+        seen = runner.preprocessor({"observation.pointcloud": raw})["observation.pointcloud"]
+        torch.testing.assert_close(seen, expected, atol=1e-5, rtol=0)
+    if scaled:
+        assert seen.min() >= -1 - 1e-5 and seen.max() <= 1 + 1e-5
