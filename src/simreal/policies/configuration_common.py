@@ -43,7 +43,8 @@ class SimrealPolicyConfig(PreTrainedConfig):
             "ACTION": NormalizationMode.MIN_MAX,
         }
     )
-    # DP3 feeds raw xyz (metres, base frame); True min-max scales each axis to [-1, 1].
+    # DP3 feeds raw xyz (metres, base frame); True min-max scales each channel (xyz, and rgb in a
+    # coloured cloud) to [-1, 1] by the dataset's statistics. make demo's MeanFlow and diffusion use it.
     normalize_pointcloud: bool = False
 
     # Encoders: every feature is embedded to obs_embed_dim per observation step.

@@ -2,7 +2,7 @@
 processor statistics to the policy config they were trained with.
 
 Actions and state are min-max scaled to [-1, 1], images standardised per channel, the point cloud
-left as is unless the config asks for per-axis min-max. The statistics live in the saved
+left as is unless the config asks for per-channel min-max. The statistics live in the saved
 processors (safetensors); the config records a fingerprint per normalized feature so a checkpoint
 whose processors (or a dataset whose statistics) do not match is refused by name.
 """
