@@ -49,9 +49,10 @@ DEMO_POLICY: dict[str, object] = {"n_obs_steps": 2, "horizon": 16, "n_action_ste
 # demo's data) and samples with DDIM-10 instead of DDPM-100; streaming also predicts the sample and
 # spans two chunks after the past steps (horizon 20), so its rolling buffer is more than one chunk.
 # MeanFlow and diffusion see the point cloud min-max scaled per channel (xyz and colour to [-1, 1]; DP3
-# feeds raw metres): pick_place, 100 demos, MeanFlow 72 -> 87/100, diffusion 75 -> 80; MeanFlow on four
-# make demo datasets 87/74/76/86 -> 91/74/90/84; push_t diffusion (9000 steps) 22 -> 33. Streaming keeps
-# raw metres (82 -> 76 on pick_place). One training draw per cell (benchmarks/results/policy_success.json).
+# feeds raw metres): pick_place, 100 demos, MeanFlow 72 -> 87/100, diffusion 75 -> 80; MeanFlow on make
+# demo datasets 0-3, one training process, 81/75/72/76 -> 91/74/90/84, and on two processes (make demo's)
+# seeds 0/2/3 87/76/86 -> 83/90/80; push_t diffusion (9000 steps) 22 -> 33. Streaming keeps raw metres
+# (82 -> 76 on pick_place). One training draw per cell (benchmarks/results/policy_success.json).
 DEMO_MEANFLOW_STEPS = 4
 DEMO_HEAD_POLICY: dict[str, dict[str, object]] = {
     "meanflow": {
