@@ -19,14 +19,18 @@ def checkpoints(tiny_dataset, tmp_path_factory):
     """One saved (untrained, seeded) checkpoint per head."""
     root = tmp_path_factory.mktemp("ckpts")
     out = {}
-    for kind, settings in TINY_HEADS.items():
+    for kind in TINY_HEADS:
         torch.manual_seed(0)
-        policy = make_policy(
-            kind, tiny_dataset.meta.features, tiny_dataset.meta.stats, fps=20, **TINY, **settings
-        )
-        pre, post = make_processors(policy.config, tiny_dataset.meta.stats)
-        out[kind] = save_checkpoint(policy, pre, post, root / kind)
+        out[kind] = _save_untrained(kind, tiny_dataset, root / kind)
     return out
+
+
+def _save_untrained(kind, dataset, directory, **overrides):
+    """A tiny untrained `kind` policy on `dataset`, saved with its processors to `directory`."""
+    stats = dataset.meta.stats
+    policy = make_policy(kind, dataset.meta.features, stats, fps=20, **TINY, **TINY_HEADS[kind], **overrides)
+    pre, post = make_processors(policy.config, stats)
+    return save_checkpoint(policy, pre, post, directory)
 
 
 def _actions(runner, dataset, n):
@@ -182,17 +186,7 @@ def test_point_cloud_is_min_max_scaled_only_when_asked_and_stays_so_after_reload
 ):
     """normalize_pointcloud scales each channel of the cloud to [-1, 1] by the dataset's min-max (make
     demo's MeanFlow and diffusion); off, the encoder sees raw metres (DP3). The saved processors keep it."""
-    policy = make_policy(
-        "meanflow",
-        tiny_dataset.meta.features,
-        tiny_dataset.meta.stats,
-        fps=20,
-        normalize_pointcloud=scaled,
-        **TINY,
-        **TINY_HEADS["meanflow"],
-    )
-    pre, post = make_processors(policy.config, tiny_dataset.meta.stats)
-    ckpt = save_checkpoint(policy, pre, post, tmp_path / "ckpt")
+    ckpt = _save_untrained("meanflow", tiny_dataset, tmp_path / "ckpt", normalize_pointcloud=scaled)
     raw = torch.stack([tiny_dataset[i]["observation.pointcloud"] for i in range(len(tiny_dataset))])
     stats = tiny_dataset.meta.stats["observation.pointcloud"]
     lo, hi = (torch.as_tensor(stats[k], dtype=torch.float32) for k in ("min", "max"))
