@@ -56,6 +56,23 @@ def test_image_encoder_has_group_norm_and_crops_randomly_only_in_training():
     assert len(crops) > 1
 
 
+def test_image_encoder_in_mixed_precision_runs_the_backbone_in_bfloat16_and_returns_float32():
+    torch.manual_seed(0)
+    full = ImageEncoder((3, 32, 32), crop_ratio=0.9, num_keypoints=8, out_dim=16).eval()
+    mixed = ImageEncoder((3, 32, 32), crop_ratio=0.9, num_keypoints=8, out_dim=16, mixed_precision=True)
+    mixed.load_state_dict(full.state_dict())
+    mixed.eval()
+    backbone_dtypes = []
+    mixed.backbone.register_forward_hook(lambda module, args, out: backbone_dtypes.append(out.dtype))
+    images = torch.rand(4, 3, 32, 32)
+    out = mixed(images)
+    assert backbone_dtypes == [torch.bfloat16] and out.dtype == torch.float32
+    torch.testing.assert_close(out, full(images), atol=0.05, rtol=0.05)
+    out.square().sum().backward()
+    grads = [p.grad for p in mixed.parameters()]
+    assert all(g is not None and g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
+
+
 def test_observation_history_repeats_the_first_step_then_rolls():
     history = ObservationHistory(n_obs_steps=2)
     first = history.push({"s": torch.tensor([[1.0]])})

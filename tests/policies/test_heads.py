@@ -5,6 +5,7 @@ import torch
 from policy_test_data import TINY, TINY_HEADS, raw_observation, training_batch
 
 from simreal.policies import load_policy, make_policy, make_processors, save_checkpoint
+from simreal.policies.encoders import ImageEncoder
 
 HEADS = list(TINY_HEADS)
 LOSS_LOG = {"diffusion": "mse", "meanflow": "meanflow_sq_error", "streaming": "mse"}
@@ -66,12 +67,18 @@ def test_loss_falls_when_overfitting_one_batch(kind, tiny_dataset):
     assert after < 0.75 * before, (before, after)
 
 
-def test_image_policy_runs_from_raw_camera_frames(tiny_image_dataset, tmp_path):
-    policy, pre, post = tiny_policy("diffusion", tiny_image_dataset, sampler="DDIM", num_inference_steps=3)
+@pytest.mark.parametrize("use_amp", [False, True])
+def test_image_policy_runs_from_raw_camera_frames(use_amp, tiny_image_dataset, tmp_path):
+    policy, pre, post = tiny_policy(
+        "diffusion", tiny_image_dataset, sampler="DDIM", num_inference_steps=3, use_amp=use_amp
+    )
     assert "observation.images.front" in policy.config.input_features
     loss, _ = policy.forward(training_batch(tiny_image_dataset, policy.config, pre, batch_size=2))
     loss.backward()
     runner = load_policy(save_checkpoint(policy, pre, post, tmp_path / "ckpt"), device="cpu")
+    # use_amp (bfloat16 image backbones) is part of the saved config: inference runs as training did.
+    image_encoders = [m for m in runner.policy.modules() if isinstance(m, ImageEncoder)]
+    assert image_encoders and all(e.mixed_precision == use_amp for e in image_encoders)
     obs = raw_observation(tiny_image_dataset, 3, runner.input_features)
     assert obs["observation.images.front"].dtype.name == "uint8"
     action = runner(obs)

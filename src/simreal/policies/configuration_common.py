@@ -47,7 +47,9 @@ class SimrealPolicyConfig(PreTrainedConfig):
     # coloured cloud) to [-1, 1] by the dataset's statistics. make demo's MeanFlow and diffusion use it.
     normalize_pointcloud: bool = False
 
-    # Encoders: every feature is embedded to obs_embed_dim per observation step.
+    # Encoders: every feature is embedded to obs_embed_dim per observation step. LeRobot's `use_amp`
+    # runs the image backbones in bfloat16 (training and inference); the U-Net and losses stay float32,
+    # MeanFlow's d/dt u in particular.
     obs_embed_dim: int = 64
     image_crop_ratio: float = 0.9
     spatial_softmax_num_keypoints: int = 32

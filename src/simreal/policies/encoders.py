@@ -82,12 +82,20 @@ class ImageEncoder(nn.Module):
     """ResNet-18 (GroupNorm) + spatial softmax + Linear/ReLU: (B, C, H, W) -> (B, out_dim).
 
     Crops a crop_ratio window: at a random place per image in training, in the centre at eval.
+    With mixed_precision the backbone runs under bfloat16 autocast (2x faster on an AVX512-BF16 CPU);
+    the spatial softmax and everything after it stay float32.
     """
 
     def __init__(
-        self, image_shape: tuple[int, int, int], crop_ratio: float, num_keypoints: int, out_dim: int
+        self,
+        image_shape: tuple[int, int, int],
+        crop_ratio: float,
+        num_keypoints: int,
+        out_dim: int,
+        mixed_precision: bool = False,
     ):
         super().__init__()
+        self.mixed_precision = mixed_precision
         channels, height, width = image_shape
         self.crop = (max(1, round(height * crop_ratio)), max(1, round(width * crop_ratio)))
         self.backbone = _group_norm_resnet18(channels)
@@ -106,7 +114,9 @@ class ImageEncoder(nn.Module):
         return torch.stack([img[:, y : y + h, x : x + w] for img, y, x in zip(images, ys, xs, strict=True)])
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.out(self.keypoints(self.backbone(self._crop(images))).flatten(1))
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.mixed_precision):
+            fmap = self.backbone(self._crop(images))
+        return self.out(self.keypoints(fmap.float()).flatten(1))
 
 
 class ObservationEncoder(nn.Module):
@@ -124,6 +134,7 @@ class ObservationEncoder(nn.Module):
         embed_dim: int = 64,
         crop_ratio: float = 0.9,
         num_keypoints: int = 32,
+        mixed_precision: bool = False,
     ):
         super().__init__()
         self.keys = sorted(input_features)
@@ -131,7 +142,7 @@ class ObservationEncoder(nn.Module):
         for key in self.keys:
             ft = input_features[key]
             self.encoders[_module_name(key)] = make_feature_encoder(
-                key, ft, embed_dim, crop_ratio, num_keypoints
+                key, ft, embed_dim, crop_ratio, num_keypoints, mixed_precision
             )
         self.out_dim = n_obs_steps * embed_dim * len(self.keys)
 
@@ -156,11 +167,16 @@ def encoder_kind(key: str, feature: PolicyFeature) -> str | None:
 
 
 def make_feature_encoder(
-    key: str, feature: PolicyFeature, embed_dim: int, crop_ratio: float, num_keypoints: int
+    key: str,
+    feature: PolicyFeature,
+    embed_dim: int,
+    crop_ratio: float,
+    num_keypoints: int,
+    mixed_precision: bool = False,
 ) -> nn.Module:
     kind = encoder_kind(key, feature)
     if kind == "image":
-        return ImageEncoder(tuple(feature.shape), crop_ratio, num_keypoints, embed_dim)
+        return ImageEncoder(tuple(feature.shape), crop_ratio, num_keypoints, embed_dim, mixed_precision)
     if kind == "pointcloud":
         return PointCloudEncoder(feature.shape[-1], embed_dim)
     if kind == "state":

@@ -51,6 +51,7 @@ class SimrealPolicy(PreTrainedPolicy):
             config.obs_embed_dim,
             config.image_crop_ratio,
             config.spatial_softmax_num_keypoints,
+            mixed_precision=config.use_amp,
         )
         self.unet = ConditionalUnet1D(
             self.action_dim,
