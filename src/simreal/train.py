@@ -326,7 +326,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="policy config overrides, VALUE parsed as JSON, e.g. --set horizon=16 n_action_steps=8",
+        help="policy config overrides, VALUE parsed as JSON, e.g. --set horizon=16 n_action_steps=8; "
+        "use_amp=true runs image backbones in bfloat16 (1.7x faster training on a CPU with "
+        "AVX512-BF16; without, it may be slower)",
     )
 
 
