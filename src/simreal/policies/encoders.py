@@ -82,7 +82,7 @@ class ImageEncoder(nn.Module):
     """ResNet-18 (GroupNorm) + spatial softmax + Linear/ReLU: (B, C, H, W) -> (B, out_dim).
 
     Crops a crop_ratio window: at a random place per image in training, in the centre at eval.
-    With mixed_precision the backbone runs under bfloat16 autocast (2x faster on an AVX512-BF16 CPU);
+    With mixed_precision the backbone runs under bfloat16 autocast (1.5-2x faster on an AVX512-BF16 CPU);
     the spatial softmax and everything after it stay float32.
     """
 
