@@ -141,6 +141,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "num_points": None if obs == "env_state" else args.num_points,
         "post_success_steps": post_success_steps,
         "recovery_demos": args.recovery_demos,
+        "shift_augment_m": args.shift_augment,
         "overrides": args.overrides,
         "policy_settings": policy_settings,  # the recipe's at the time, overrides included
         "train_wall_s": train_s,

@@ -271,6 +271,14 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"data-parallel training processes, each with --train-threads (default {DEMO_TRAIN_PROCESSES})",
     )
     parser.add_argument(
+        "--shift-augment",
+        type=float,
+        default=0.0,
+        metavar="METRES",
+        help="scene-shift augmentation: random xy offset of up to this many metres per training window "
+        "(default 0: off; see simreal train --help)",
+    )
+    parser.add_argument(
         "--data-workers",
         type=int,
         default=DEMO_DATA_WORKERS,

@@ -21,6 +21,7 @@ from lerobot.utils.utils import cycle
 from simreal.datasets import open_dataset, read_simreal_meta, used_seeds
 from simreal.datasets.sidecar import sidecar_file
 from simreal.errors import UserError
+from simreal.training.augment import SceneShift
 from simreal.training.checkpoint import (
     CHECKPOINTS,
     TRAINING_STATE,
@@ -106,6 +107,7 @@ def _train_process(
     obs_keys = resolve_obs_keys(config.obs, dataset.meta.features)
     keys = [*obs_keys, ACTION]
     features = {k: dataset.meta.features[k] for k in keys}
+    shift = SceneShift(config.shift_augment_m, features) if config.shift_augment_m > 0 else None
     sidecar = read_simreal_meta(config.dataset) if sidecar_file(config.dataset).is_file() else None
     if config.eval_every > 0 and sidecar is None:
         raise UserError(f"--eval-every needs the dataset's task: {config.dataset} has no meta/simreal.json")
@@ -151,6 +153,8 @@ def _train_process(
     try:
         while step < config.steps:
             batch = next(batches)
+            if shift is not None:
+                batch = shift(batch)
             metrics.data_ready()
             loss = _update(bundle, batch, state, config.grad_clip_norm, params, rank)
             step += 1
@@ -301,6 +305,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "beats one process using every core",
     )
     parser.add_argument(
+        "--shift-augment",
+        type=float,
+        default=0.0,
+        metavar="METRES",
+        help="move each training window's scene (point cloud, state and action x/y) by a random offset "
+        "of up to this many metres in the table plane; needs TCP-pose actions, no images (default 0: off)",
+    )
+    parser.add_argument(
         "--save-every",
         type=int,
         default=0,
@@ -381,6 +393,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         num_workers=args.num_workers,
         threads=args.threads or 0,
         processes=args.processes or 1,
+        shift_augment_m=args.shift_augment,
         save_every=args.save_every,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,

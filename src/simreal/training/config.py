@@ -17,8 +17,8 @@ CONFIG_FILENAME = "simreal_train.json"
 
 def recipe_from_args(args: Any) -> dict[str, Any]:
     """TrainConfig's recipe fields from the argparse options --config, --steps, --batch-size, --seed,
-    --lr, --warmup-steps, --train-threads and --train-processes that `simreal demo` and the benchmarks
-    declare (with their own defaults)."""
+    --lr, --warmup-steps, --train-threads, --train-processes and --shift-augment that `simreal demo` and
+    the benchmarks declare (with their own defaults)."""
     return {
         "preset": args.config,
         "steps": args.steps,
@@ -28,6 +28,7 @@ def recipe_from_args(args: Any) -> dict[str, Any]:
         "warmup_steps": args.warmup_steps,
         "threads": args.train_threads,
         "processes": args.train_processes,
+        "shift_augment_m": args.shift_augment,
     }
 
 
@@ -60,6 +61,8 @@ class TrainConfig:
     threads: int = 0
     # data-parallel CPU processes, each computing the gradient of 1/processes of every batch
     processes: int = 1
+    # scene-shift augmentation (training.augment): max xy offset in metres, 0 = off
+    shift_augment_m: float = 0.0
     save_every: int = 0
     log_every: int = 10
     eval_every: int = 0
@@ -82,6 +85,8 @@ class TrainConfig:
             )
         if self.threads < 0:
             raise UserError(f"--threads must be >= 0 (0: torch's default), got {self.threads}")
+        if self.shift_augment_m < 0:
+            raise UserError(f"--shift-augment must be >= 0 m (0: off), got {self.shift_augment_m}")
         self.obs = tuple(self.obs)
         self.betas = tuple(self.betas)
 
