@@ -21,7 +21,7 @@ from lerobot.utils.utils import cycle
 from simreal.datasets import open_dataset, read_simreal_meta, used_seeds
 from simreal.datasets.sidecar import sidecar_file
 from simreal.errors import UserError
-from simreal.training.augment import SceneShift
+from simreal.training.augment import SceneShift, check_task_allows_shift
 from simreal.training.checkpoint import (
     CHECKPOINTS,
     TRAINING_STATE,
@@ -107,8 +107,11 @@ def _train_process(
     obs_keys = resolve_obs_keys(config.obs, dataset.meta.features)
     keys = [*obs_keys, ACTION]
     features = {k: dataset.meta.features[k] for k in keys}
-    shift = SceneShift(config.shift_augment_m, features) if config.shift_augment_m > 0 else None
     sidecar = read_simreal_meta(config.dataset) if sidecar_file(config.dataset).is_file() else None
+    shift = None
+    if config.shift_augment_m > 0:
+        check_task_allows_shift(sidecar.get("task") if sidecar else None)
+        shift = SceneShift(config.shift_augment_m, features)
     if config.eval_every > 0 and sidecar is None:
         raise UserError(f"--eval-every needs the dataset's task: {config.dataset} has no meta/simreal.json")
     bundle = build_policy(
@@ -309,8 +312,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         metavar="METRES",
-        help="move each training window's scene (point cloud, state and action x/y) by a random offset "
-        "of up to this many metres in the table plane; needs TCP-pose actions, no images (default 0: off)",
+        help="move each training window's scene (point cloud, the state's TCP and the action's x/y) by "
+        "a random offset of up to this many metres in the table plane; needs TCP-pose actions, no "
+        "images, and a task whose goal is in the scene (pick_place, not push_t) (default 0: off)",
     )
     parser.add_argument(
         "--save-every",

@@ -68,6 +68,9 @@ class SimTaskEnv(gym.Env):
     description: ClassVar[str] = ""
     task_description: ClassVar[str] = ""
     environment_state_names: ClassVar[tuple[str, ...]] = ()  # one per `environment_state()` entry
+    # Whether everything that decides the task (objects and goal) is in the scene, so that moving the
+    # whole scene in the table plane gives the same task elsewhere (training.augment.SceneShift).
+    goal_in_scene: ClassVar[bool] = False
     Config: ClassVar[type[TaskConfig]] = TaskConfig
     metadata: ClassVar[dict] = {"render_modes": ["rgb_array"], "render_fps": 20}
 

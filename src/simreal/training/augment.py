@@ -2,11 +2,15 @@
 table plane.
 
 With absolute TCP-pose actions, where to put the gripper is where the object is, so a policy can
-learn positions by heart instead of reading them from the scene. Shifting the point cloud's xyz, every
-base-frame x/y coordinate of the state (the TCP, and in an environment state the objects) and the
-action's x/y by the same offset, drawn per window from [-max_shift, max_shift] metres, makes up scenes
-that are the same task elsewhere on the table. Joint angles and orientations are left as they are.
-Camera images cannot be shifted consistently, so a shifted run may not use them.
+learn positions by heart instead of reading them from the scene. Shifting the point cloud's xyz, the
+state's TCP x/y and the action's x/y by the same offset, drawn per window from [-max_shift, max_shift]
+metres, makes up scenes that are the same task elsewhere on the table. Joint angles, heights and
+orientations are left as they are.
+
+That holds only where the scene shows everything that decides the task: pick_place's pad is drawn
+and randomised, push_t's target is a fixed pose no observation shows, so shifting its scene would
+teach a moving goal (tasks say which with `goal_in_scene`). Camera images, and vectors whose entries
+are not known to be positions (the environment state), cannot be shifted consistently and are refused.
 """
 
 from __future__ import annotations
@@ -16,16 +20,25 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from simreal.datasets.schema import ACTION_KEY, POINTCLOUD_KEY
+from simreal.datasets.schema import ACTION_KEY, POINTCLOUD_KEY, STATE_KEY
 from simreal.errors import UserError
 
-AXES = ("x", "y")
+# Base-frame x and y entries by feature (simreal's robot state and TCP-pose action names).
+POSITION_NAMES = {STATE_KEY: ("tcp_x", "tcp_y"), ACTION_KEY: ("x", "y")}
 
 
-def position_channels(names: Sequence[str] | None, axis: str) -> list[int]:
-    """Indices of a vector feature's base-frame `axis` coordinates: a name equal to the axis ("x") or
-    ending in "_<axis>" ("tcp_x", "cube_x")."""
-    return [i for i, name in enumerate(names or ()) if name == axis or name.endswith(f"_{axis}")]
+def check_task_allows_shift(task: str | None) -> None:
+    """UserError if `task` (a registered simreal task) keeps part of its goal out of the scene."""
+    if task is None:
+        return
+    from simreal.sim.registry import load_tasks
+
+    env_class = load_tasks().get(task)
+    if env_class is not None and not env_class.goal_in_scene:
+        raise UserError(
+            f"--shift-augment: {task}'s goal is not part of the observed scene (a fixed pose), so a "
+            "shifted scene would teach a goal that moves; use it on tasks such as pick_place"
+        )
 
 
 class SceneShift:
@@ -41,38 +54,43 @@ class SceneShift:
                 f"--shift-augment cannot move the scene in camera images ({', '.join(images)}): "
                 "train on point clouds and state"
             )
-        action_channels = [position_channels(features[ACTION_KEY].get("names"), a) for a in AXES]
-        if not all(action_channels):
+        unknown = [k for k in features if k not in (*POSITION_NAMES, POINTCLOUD_KEY)]
+        if unknown:
             raise UserError(
-                "--shift-augment needs actions with base-frame x and y (TCP-pose actions, "
-                f"`collect --controller ee_pose`); the action's names are {features[ACTION_KEY].get('names')}"
+                f"--shift-augment does not know which entries of {', '.join(unknown)} are positions; "
+                f"it shifts {POINTCLOUD_KEY}, {STATE_KEY} and {ACTION_KEY} only"
             )
-        self.vector_channels: dict[str, list[list[int]]] = {ACTION_KEY: action_channels}
-        for key, ft in features.items():
-            if key in (ACTION_KEY, POINTCLOUD_KEY) or len(ft.get("shape", ())) != 1:
-                continue
-            channels = [position_channels(ft.get("names"), a) for a in AXES]
-            if any(channels):
-                self.vector_channels[key] = channels
+        self.channels = {
+            key: _channels(key, features[key].get("names"), names)
+            for key, names in POSITION_NAMES.items()
+            if key in features
+        }
         self.pointcloud = POINTCLOUD_KEY in features
 
     def __call__(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """A new batch with each window's scene shifted; the input batch is not modified."""
         actions = batch[ACTION_KEY]
-        offset = (torch.rand(actions.shape[0], len(AXES)) * 2 - 1) * self.max_shift_m
+        offset = (torch.rand(actions.shape[0], 2) * 2 - 1) * self.max_shift_m  # (B, xy)
         shifted = dict(batch)
-        for key, channels in self.vector_channels.items():
-            value = batch[key].clone()
-            for axis, indices in enumerate(channels):
-                value[..., indices] += _broadcast(offset[:, axis], value.ndim).to(value)
+        for key, channels in self.channels.items():
+            value = batch[key].clone()  # (B, T, D)
+            value[..., channels] += offset.unsqueeze(1).to(value)
             shifted[key] = value
         if self.pointcloud:
             cloud = batch[POINTCLOUD_KEY].clone()  # (B, T_o, N, C), xyz first
-            cloud[..., : len(AXES)] += offset.view(-1, 1, 1, len(AXES)).to(cloud)
+            cloud[..., :2] += offset.view(-1, 1, 1, 2).to(cloud)
             shifted[POINTCLOUD_KEY] = cloud
         return shifted
 
 
-def _broadcast(per_window: Tensor, ndim: int) -> Tensor:
-    """(B,) -> (B, 1, ..., 1) with `ndim` dims in all, against a (B, T, 1) channel selection."""
-    return per_window.view(-1, *([1] * (ndim - 1)))
+def _channels(key: str, names: Sequence[str] | None, wanted: Sequence[str]) -> list[int]:
+    """Indices of the `wanted` names in a vector feature's names; UserError if any is missing."""
+    names = list(names or ())
+    missing = [n for n in wanted if n not in names]
+    if missing:
+        hint = " (TCP-pose actions: `collect --controller ee_pose`)" if key == ACTION_KEY else ""
+        raise UserError(
+            f"--shift-augment needs {key} entries named {', '.join(wanted)}{hint}; "
+            f"its names are {names or None}"
+        )
+    return [names.index(n) for n in wanted]

@@ -66,6 +66,7 @@ class PegInsertEnv(SimTaskEnv):
         *("peg_x", "peg_y", "peg_z", "peg_cos4yaw", "peg_sin4yaw", "peg_tilt_x", "peg_tilt_y"),
         *("hole_x", "hole_y", "hole_cos4yaw", "hole_sin4yaw"),
     )
+    goal_in_scene = True  # the hole block is drawn and randomised: a shifted scene moves it too
     Config = PegInsertConfig
 
     def objects_xml(self) -> str:

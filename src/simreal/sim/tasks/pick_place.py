@@ -49,6 +49,7 @@ class PickPlaceEnv(SimTaskEnv):
     description = "pick up a cube (random pose) and place it on a round target pad (random position)"
     task_description = "Pick up the red cube and place it on the green pad."
     environment_state_names = ("cube_x", "cube_y", "cube_z", "cube_cos4yaw", "cube_sin4yaw", "pad_x", "pad_y")
+    goal_in_scene = True  # the pad is drawn and randomised: a shifted scene moves it too
     Config = PickPlaceConfig
 
     def objects_xml(self) -> str:

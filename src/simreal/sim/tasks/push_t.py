@@ -169,6 +169,7 @@ class PushTEnv(SimTaskEnv):
         *("block_x", "block_y", "block_cos_yaw", "block_sin_yaw"),
         *("target_x", "target_y", "target_cos_yaw", "target_sin_yaw"),
     )
+    goal_in_scene = False  # the target pose is fixed and shows in no point cloud: a shift would move the goal
     Config = PushTConfig
 
     def objects_xml(self) -> str:
