@@ -4,10 +4,12 @@ last checkpoint on held-out seeds (>= 100 episodes) with a 95% Wilson interval.
 Every cell uses `make demo`'s recipe (simreal.demo): absolute TCP-pose actions (ee_pose), coloured
 point clouds, horizon 16 with 8 actions executed, a 32-64-128 U-Net, peak lr 3e-3 (1e-3 before
 2026-12-04; each row records its lr) with 100 warm-up steps, and the demo's per-head settings
-(MeanFlow 4 calls; diffusion sample prediction, DDIM-10; both with the point cloud min-max scaled per
-channel since 2026-12-05; streaming sample prediction, horizon 20, trained on demos that go on 10 steps
-after success); --set overrides any of the policy settings, and each row records the settings it ran
-(`policy_settings`, from 2026-12-05).
+(MeanFlow 4 calls; diffusion sample prediction, DDIM-10; streaming sample prediction, horizon 20,
+trained on demos that go on 10 steps after success; the point cloud min-max scaled per channel, since
+2026-12-05 for MeanFlow and diffusion and since the scene shift for streaming) and, where it applies,
+its scene shift of up to 4 cm (pick_place and peg_insert point-cloud cells, from session 21;
+--shift-augment 0 turns it off); --set overrides any of the policy settings, and each row records the
+settings it ran (`policy_settings`, from 2026-12-05, and `shift_augment_m`).
 --dataset trains on a given dataset instead (e.g. a make demo run's, to A/B a recipe change on the
 demo's own data). --obs env_state is a diagnostic outside the sweep: the same seeds' demos recorded with
 the simulator's object poses instead of rendered observations (--num-points does not apply).
@@ -32,7 +34,12 @@ from pathlib import Path
 
 import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
 from bench_env_steps import RESULTS, read_results, record_result
-from simreal.demo import DEMO_POST_SUCCESS_STEPS, add_recipe_arguments, demo_policy_settings
+from simreal.demo import (
+    DEMO_POST_SUCCESS_STEPS,
+    add_recipe_arguments,
+    demo_policy_settings,
+    demo_shift_augment,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ("push_t", "pick_place", "peg_insert")
@@ -101,6 +108,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
     )
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
     policy_settings = {**demo_policy_settings(policy, args.config), **args.overrides}
+    shift_augment = demo_shift_augment(args, task, OBS[obs], "ee_pose")
     started, cpu_started = time.perf_counter(), time.process_time()
     last = last_checkpoint(run_dir)
     trained_now = last is None or int(last.name) < args.steps
@@ -111,6 +119,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             out=str(run_dir),
             obs=OBS[obs],
             **recipe_from_args(args),
+            shift_augment_m=shift_augment,
             num_workers=args.data_workers,
             policy_overrides=policy_settings,
         )
@@ -141,7 +150,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "num_points": None if obs == "env_state" else args.num_points,
         "post_success_steps": post_success_steps,
         "recovery_demos": args.recovery_demos,
-        "shift_augment_m": args.shift_augment,
+        "shift_augment_m": shift_augment,
         "overrides": args.overrides,
         "policy_settings": policy_settings,  # the recipe's at the time, overrides included
         "train_wall_s": train_s,

@@ -5,7 +5,10 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+from argparse import Namespace  # noqa: E402
+
 from simreal.cli import main  # noqa: E402
+from simreal.demo import DEMO_SHIFT_AUGMENT, demo_shift_augment  # noqa: E402
 
 TINY = ["--episodes", "1", "--obs", "state", "--config", "tiny", "--steps", "2", "--batch-size", "8"]
 
@@ -18,6 +21,8 @@ def test_demo_runs_every_step(tmp_path, capsys):
     assert meta["expert"]["post_success_steps"] == 0  # MeanFlow's demos end at success
     assert (run / "replay_episode0.mp4").stat().st_size > 0
     assert (run / "train" / "checkpoints" / "last").exists()
+    recipe = json.loads((run / "train" / "simreal_train.json").read_text())
+    assert recipe["shift_augment_m"] == DEMO_SHIFT_AUGMENT  # pick_place with TCP-pose actions
     summary = json.loads((run / "eval.json").read_text())
     assert summary["episodes"] == 2 and 0.0 <= summary["success_rate"] <= 1.0
     ros = json.loads((run / "ros.json").read_text())
@@ -46,3 +51,13 @@ def test_demo_help_explains_every_argument(capsys):
         "--config",
     ):
         assert option in out
+
+
+def test_demo_shifts_the_scene_only_where_it_applies():
+    default, off = Namespace(shift_augment=None), Namespace(shift_augment=0.0)
+    cloud = ("state", "pointcloud")
+    assert demo_shift_augment(default, "pick_place", cloud, "ee_pose") == DEMO_SHIFT_AUGMENT
+    assert demo_shift_augment(off, "pick_place", cloud, "ee_pose") == 0.0
+    assert demo_shift_augment(default, "push_t", cloud, "ee_pose") == 0.0  # fixed, unseen target
+    assert demo_shift_augment(default, "pick_place", ("state", "rgb"), "ee_pose") == 0.0
+    assert demo_shift_augment(default, "pick_place", cloud, "joint_pos") == 0.0

@@ -17,8 +17,8 @@ CONFIG_FILENAME = "simreal_train.json"
 
 def recipe_from_args(args: Any) -> dict[str, Any]:
     """TrainConfig's recipe fields from the argparse options --config, --steps, --batch-size, --seed,
-    --lr, --warmup-steps, --train-threads, --train-processes and --shift-augment that `simreal demo` and
-    the benchmarks declare (with their own defaults)."""
+    --lr, --warmup-steps, --train-threads and --train-processes that `simreal demo` and the benchmarks
+    declare (with their own defaults)."""
     return {
         "preset": args.config,
         "steps": args.steps,
@@ -28,7 +28,6 @@ def recipe_from_args(args: Any) -> dict[str, Any]:
         "warmup_steps": args.warmup_steps,
         "threads": args.train_threads,
         "processes": args.train_processes,
-        "shift_augment_m": args.shift_augment,
     }
 
 
