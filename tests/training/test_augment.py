@@ -76,32 +76,11 @@ def test_tasks_whose_goal_is_not_in_the_scene_are_refused():
         check_task_allows_shift("push_t")
 
 
-def test_train_refuses_unnamed_positions_before_writing(synthetic_pointcloud_dataset, tmp_path):
-    config = TrainConfig(
+def shifted_config(dataset, tmp_path) -> TrainConfig:
+    """A tiny 3-step MeanFlow run on `dataset` with a 4 cm scene shift, into tmp_path/run."""
+    return TrainConfig(
         policy="meanflow",
-        dataset=str(synthetic_pointcloud_dataset),
-        out=str(tmp_path / "run"),
-        obs=("state", "pointcloud"),
-        preset="tiny",
-        steps=2,
-        batch_size=4,
-        device="cpu",
-        shift_augment_m=0.03,
-    )
-    with pytest.raises(UserError, match="needs observation.state entries named tcp_x, tcp_y"):
-        train(config)
-    assert not (tmp_path / "run").exists()
-
-
-def test_trains_on_a_shifted_pick_place_dataset(tmp_path):
-    from simreal.collect import CollectConfig, collect
-    from simreal.sim import ObservationConfig
-
-    obs = ObservationConfig.parse("state,pointcloud,points=32")
-    collect(CollectConfig("pick_place", 1, tmp_path / "data", obs, controller="ee_pose"), progress=False)
-    config = TrainConfig(
-        policy="meanflow",
-        dataset=str(tmp_path / "data"),
+        dataset=str(dataset),
         out=str(tmp_path / "run"),
         obs=("state", "pointcloud"),
         preset="tiny",
@@ -110,27 +89,31 @@ def test_trains_on_a_shifted_pick_place_dataset(tmp_path):
         device="cpu",
         shift_augment_m=0.04,
     )
-    result = train(config)
-    assert result.step == 3 and all(torch.isfinite(torch.tensor(result.losses)))
-    assert TrainConfig.load(tmp_path / "run").shift_augment_m == 0.04
 
 
-def test_train_refuses_push_t_before_writing(tmp_path):
+def one_demo(task, tmp_path):
+    """One scripted `task` episode (state + 32-point cloud, TCP-pose actions) under tmp_path/data."""
     from simreal.collect import CollectConfig, collect
     from simreal.sim import ObservationConfig
 
     obs = ObservationConfig.parse("state,pointcloud,points=32")
-    collect(CollectConfig("push_t", 1, tmp_path / "data", obs, controller="ee_pose"), progress=False)
-    config = TrainConfig(
-        policy="diffusion",
-        dataset=str(tmp_path / "data"),
-        out=str(tmp_path / "run"),
-        preset="tiny",
-        steps=2,
-        batch_size=4,
-        device="cpu",
-        shift_augment_m=0.04,
-    )
-    with pytest.raises(UserError, match="push_t's goal is not part of the observed scene"):
-        train(config)
+    collect(CollectConfig(task, 1, tmp_path / "data", obs, controller="ee_pose"), progress=False)
+    return tmp_path / "data"
+
+
+def test_train_refuses_unnamed_positions_before_writing(synthetic_pointcloud_dataset, tmp_path):
+    with pytest.raises(UserError, match="needs observation.state entries named tcp_x, tcp_y"):
+        train(shifted_config(synthetic_pointcloud_dataset, tmp_path))
     assert not (tmp_path / "run").exists()
+
+
+def test_train_refuses_push_t_before_writing(tmp_path):
+    with pytest.raises(UserError, match="push_t's goal is not part of the observed scene"):
+        train(shifted_config(one_demo("push_t", tmp_path), tmp_path))
+    assert not (tmp_path / "run").exists()
+
+
+def test_trains_on_a_shifted_pick_place_dataset(tmp_path):
+    result = train(shifted_config(one_demo("pick_place", tmp_path), tmp_path))
+    assert result.step == 3 and all(torch.isfinite(torch.tensor(result.losses)))
+    assert TrainConfig.load(tmp_path / "run").shift_augment_m == 0.04
