@@ -16,7 +16,8 @@ workers), 81% held-out success (81/100, 95% CI 72-87%), 12/20 over ROS; demo see
 one machine and the evaluation's noise is seeded, so a re-run repeats those figures; the ten draws of
 that recipe at lr 1e-3 averaged 77%. At lr 3e-3 (DEMO_LR) four draws average 80.8%, and `time make demo`
 on the AVX512 VM took 11 min 40 s for 87/100 (ROS 16/20). With the point cloud scaled per channel
-(2026-12-05, see DEMO_HEAD_POLICY) `time make demo` took 10 min 46 s for 83/100 (ROS 19/20). With 100
+(2026-12-05, see DEMO_HEAD_POLICY) `time make demo` took 10 min 46 s for 83/100 (ROS 19/20), and with the
+scene shift (DEMO_SHIFT_AUGMENT) on the same demonstrations 10 min 51 s for 90/100 (ROS 17/20). With 100
 demonstrations the same recipe scored 74/100, with 300 159/200; on 100 with 256 points, 3000 steps:
 4-step sampling 23/30 held-out, one step 12/30; 1500 steps: 8/20 vs 2/20.
 Joint-position actions never succeeded at this budget (0/20 after 3000 steps).
