@@ -27,14 +27,18 @@ from simreal.errors import UserError
 POSITION_NAMES = {STATE_KEY: ("tcp_x", "tcp_y"), ACTION_KEY: ("x", "y")}
 
 
-def check_task_allows_shift(task: str | None) -> None:
-    """UserError if `task` (a registered simreal task) keeps part of its goal out of the scene."""
-    if task is None:
-        return
+def task_goal_in_scene(task: str) -> bool:
+    """Whether `task` shows everything that decides it in the scene (its class's `goal_in_scene`);
+    True for a task simreal does not register (a real robot's data: the user vouches for it)."""
     from simreal.sim.registry import load_tasks
 
     env_class = load_tasks().get(task)
-    if env_class is not None and not env_class.goal_in_scene:
+    return env_class is None or env_class.goal_in_scene
+
+
+def check_task_allows_shift(task: str | None) -> None:
+    """UserError if `task` (a registered simreal task) keeps part of its goal out of the scene."""
+    if task is not None and not task_goal_in_scene(task):
         raise UserError(
             f"--shift-augment: {task}'s goal is not part of the observed scene (a fixed pose), so a "
             "shifted scene would teach a goal that moves; use it on tasks such as pick_place"
