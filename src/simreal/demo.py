@@ -166,9 +166,9 @@ def demo_shift_augment(args: argparse.Namespace, task: str, obs: tuple[str, ...]
     applies (TCP-pose actions, state and point cloud only, a task whose goal is in the scene), else 0."""
     if args.shift_augment is not None:
         return args.shift_augment
-    from simreal.training.augment import task_goal_in_scene
+    from simreal.training.augment import SHIFTABLE_OBS, task_goal_in_scene
 
-    applies = controller == "ee_pose" and set(obs) <= {"state", "pointcloud"} and task_goal_in_scene(task)
+    applies = controller == "ee_pose" and set(obs) <= SHIFTABLE_OBS and task_goal_in_scene(task)
     return DEMO_SHIFT_AUGMENT if applies else 0.0
 
 

@@ -25,6 +25,8 @@ from simreal.errors import UserError
 
 # Base-frame x and y entries by feature (simreal's robot state and TCP-pose action names).
 POSITION_NAMES = {STATE_KEY: ("tcp_x", "tcp_y"), ACTION_KEY: ("x", "y")}
+# The --obs names of the observations SceneShift can move (anything else is refused).
+SHIFTABLE_OBS = frozenset({"state", "pointcloud"})
 
 
 def task_goal_in_scene(task: str) -> bool:
