@@ -14,6 +14,7 @@ both samplers). The settings that differ between the two are listed in the JSON 
 
     .venv/bin/python benchmarks/bench_lerobot_diffusion.py            # ~30 min on the idle 2-core VM
     .venv/bin/python benchmarks/bench_lerobot_diffusion.py --demos 100 --steps 1000 --episodes 100
+    .venv/bin/python benchmarks/bench_lerobot_diffusion.py --side-by-side --train-threads 1 --steps 3000
     .venv/bin/python benchmarks/bench_lerobot_diffusion.py --quick    # smoke run (3 demos, 4 steps)
 Writes benchmarks/results/lerobot_diffusion.json (quick runs: lerobot_diffusion_quick.json).
 """
@@ -72,6 +73,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers in training, both")
     p.add_argument("--train-threads", type=int, default=2, help="torch threads in training (default 2)")
     p.add_argument("--seed", type=int, default=0, help="training seed, both")
+    p.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="train the two at the same time (one process each; give each --train-threads 1 on 2 cores)",
+    )
     p.add_argument("--sampler", choices=("DDIM", "DDPM"), default="DDIM", help="sampler at evaluation")
     p.add_argument(
         "--inference-steps", type=int, default=10, help="sampling steps at evaluation (default 10)"
@@ -203,9 +209,9 @@ def log_freq(steps: int) -> int:
     return max(d for d in range(1, min(steps, 10) + 1) if steps % d == 0)
 
 
-def train_lerobot(args, dataset: Path) -> tuple[Path, dict]:
-    """LeRobot's diffusion through `lerobot-train`; (pretrained_model dir, timing). The loop rate comes
-    from its log: each line averages update and data seconds over the last log_freq steps."""
+def start_lerobot(args, dataset: Path) -> tuple[subprocess.Popen, Path, float]:
+    """Start LeRobot's diffusion through `lerobot-train`, its output going to runs/lerobot_train.log;
+    (process, run dir, start time)."""
     run = fresh_run_dir(args, "lerobot_diffusion")
     env = {
         **os.environ,
@@ -213,19 +219,42 @@ def train_lerobot(args, dataset: Path) -> tuple[Path, dict]:
         "WANDB_MODE": "disabled",
         "OMP_NUM_THREADS": str(args.train_threads),
     }
+    run.parent.mkdir(parents=True, exist_ok=True)
+    log = (run.parent / "lerobot_train.log").open("w")
     started = time.perf_counter()
-    proc = subprocess.run(
-        lerobot_train_command(args, dataset, run), capture_output=True, text=True, env=env, check=False
+    proc = subprocess.Popen(
+        lerobot_train_command(args, dataset, run), stdout=log, stderr=subprocess.STDOUT, text=True, env=env
     )
+    log.close()
+    return proc, run, started
+
+
+def finish_lerobot(args, proc: subprocess.Popen, run: Path, started: float) -> tuple[Path, dict]:
+    """Wait for `lerobot-train`; (pretrained_model dir, timing). The loop rate comes from its log: each
+    line averages update and data seconds over the last log_freq steps."""
+    returncode = proc.wait()
     wall_s = time.perf_counter() - started
-    log = proc.stdout + proc.stderr
-    (args.workdir / "runs" / "lerobot_train.log").write_text(log)
-    if proc.returncode != 0:
+    log = (args.workdir / "runs" / "lerobot_train.log").read_text()
+    if returncode != 0:
         raise SystemExit(f"lerobot-train failed:\n{log[-3000:]}")
     steps_s = [float(u) + float(d) for u, d in re.findall(r"updt_s:([\d.]+) data_s:([\d.]+)", log)]
     loop_s = log_freq(args.steps) * sum(steps_s)
     timing = {"wall_s": wall_s, "loop_samples_per_s": args.steps * args.batch_size / loop_s}
     return run / "checkpoints" / "last" / "pretrained_model", timing
+
+
+def train_both(args, dataset: Path) -> tuple[dict[str, Path], dict[str, dict]]:
+    """Train the two policies one after the other, or at the same time with --side-by-side (simreal in
+    this process, lerobot-train in its own); (pretrained_model dirs, timings)."""
+    checkpoints, timings = {}, {}
+    if args.side_by_side:
+        lerobot = start_lerobot(args, dataset)
+        checkpoints["simreal"], timings["simreal"] = train_simreal(args, dataset)
+        checkpoints["lerobot"], timings["lerobot"] = finish_lerobot(args, *lerobot)
+    else:
+        checkpoints["simreal"], timings["simreal"] = train_simreal(args, dataset)
+        checkpoints["lerobot"], timings["lerobot"] = finish_lerobot(args, *start_lerobot(args, dataset))
+    return checkpoints, timings
 
 
 def use_sampler(runner, sampler: str, steps: int) -> None:
@@ -310,9 +339,9 @@ def main(argv=None) -> int:
         raise SystemExit(f"{LEROBOT_TRAIN} is missing: install lerobot into this venv")
     started = time.perf_counter()
     dataset = demo_dataset(args)
-    checkpoints, rows = {}, {}
-    for name, trainer in (("simreal", train_simreal), ("lerobot", train_lerobot)):
-        checkpoints[name], timing = trainer(args, dataset)
+    checkpoints, timings = train_both(args, dataset)
+    rows = {}
+    for name, timing in timings.items():
         timing["samples_per_s"] = args.steps * args.batch_size / timing["wall_s"]
         rows[name] = {"checkpoint": str(checkpoints[name]), "train": timing}
     for name, path in checkpoints.items():
