@@ -5,7 +5,11 @@ import torch
 from policy_test_data import TINY, training_batch
 
 from simreal.policies import make_policy, make_processors
-from simreal.policies.streaming_schedule import StreamingSchedule, add_noise_per_position
+from simreal.policies.streaming_schedule import (
+    StreamingSchedule,
+    add_noise_per_position,
+    denoise_step_per_position,
+)
 
 
 def test_sdp_levels_for_the_paper_defaults():
@@ -98,3 +102,21 @@ def test_select_action_emits_clean_actions_one_per_call(tiny_dataset):
     actions = [policy.select_action(step) for _ in range(2 * cfg.n_action_steps)]
     assert all(a.shape == (1, 8) for a in actions)
     assert len(updates) == 2  # one buffer update per n_action_steps actions
+
+
+def test_eta_zero_update_is_deterministic_and_eta_one_adds_noise():
+    torch.manual_seed(0)
+    alphas_cumprod = torch.linspace(0.99, 0.01, 20)
+    sample, prediction = torch.randn(2, 6, 3), torch.randn(2, 6, 3)
+    levels, next_levels = torch.full((6,), 5), torch.tensor([2, 2, 2, 2, 5, 5])
+
+    def step(eta, noise):
+        return denoise_step_per_position(
+            prediction, sample, levels, next_levels, alphas_cumprod, "sample", eta, None, noise
+        )
+
+    noise_a, noise_b = torch.randn_like(sample), torch.randn_like(sample)
+    assert torch.equal(step(0.0, noise_a), step(0.0, noise_b))
+    assert not torch.allclose(step(1.0, noise_a)[:, :4], step(1.0, noise_b)[:, :4])
+    # Positions whose level does not move keep their sample, whatever eta.
+    assert torch.equal(step(1.0, noise_a)[:, 4:], sample[:, 4:])

@@ -1,0 +1,111 @@
+"""Held-out success of trained checkpoints under other sampler settings, paired episode by episode.
+
+Each variant is a copy of the run's last pretrained_model whose config.json has some sampler settings
+changed (the weights are the same file); every variant of a run is evaluated on the same seeds, so the
+rows differ only in sampling. The default seeds start at 300000: neither the demos' seeds nor the
+held-out table's (from 100000), so choosing a setting here does not tune it to the reported seeds.
+Results are written after every evaluation; a row already in the file is skipped unless --force.
+
+    .venv/bin/python benchmarks/bench_sampler_settings.py RUN [RUN ...] --variant eta=1.0 --variant eta=0.0 \\
+        --out benchmarks/results/streaming_eta.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
+from bench_env_steps import RESULTS, read_results, record_result
+
+# Settings that change how a trained network is sampled, never which weights it needs.
+SAMPLER_KEYS = ("eta", "num_inference_calls", "num_initial_calls", "num_inference_steps", "sampler")
+VALIDATION_SEED_START = 300_000
+
+
+def parse_variant(text: str) -> dict:
+    """'eta=0.0,num_inference_calls=10' -> {'eta': 0.0, 'num_inference_calls': 10} (values as JSON)."""
+    settings = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or key not in SAMPLER_KEYS:
+            raise argparse.ArgumentTypeError(
+                f"'{item}': expected KEY=VALUE with KEY one of {', '.join(SAMPLER_KEYS)}"
+            )
+        settings[key] = json.loads(value)
+    return settings
+
+
+def variant_name(settings: dict) -> str:
+    return ",".join(f"{k}={json.dumps(v)}" for k, v in settings.items())
+
+
+def variant_copy(pretrained: Path, settings: dict, into: Path) -> Path:
+    """A copy of `pretrained` with `settings` written into its config.json (each key must be there)."""
+    config = json.loads((pretrained / "config.json").read_text())
+    missing = [k for k in settings if k not in config]
+    if missing:
+        raise SystemExit(f"{pretrained}: a {config['type']} config has no {', '.join(missing)}")
+    copy = into / variant_name(settings)
+    shutil.copytree(pretrained, copy)
+    (copy / "config.json").write_text(json.dumps({**config, **settings}, indent=4))
+    return copy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("runs", nargs="+", type=Path, help="training run directories (simreal train --out)")
+    parser.add_argument(
+        "--variant",
+        type=parse_variant,
+        action="append",
+        required=True,
+        help=f"KEY=VALUE[,KEY=VALUE], KEY one of {', '.join(SAMPLER_KEYS)}; once per variant",
+    )
+    parser.add_argument("--episodes", type=int, default=100, help="episodes per variant (default 100)")
+    parser.add_argument(
+        "--seed-start", type=int, default=VALIDATION_SEED_START, help="first seed (default 300000)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="evaluation processes (default 1)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "sampler_settings.json", help="JSON to write")
+    parser.add_argument("--force", action="store_true", help="re-evaluate rows already in the file")
+    args = parser.parse_args()
+    pretrained = {run: run / "checkpoints" / "last" / "pretrained_model" for run in args.runs}
+    for run, path in pretrained.items():
+        if not (path / "config.json").is_file():
+            parser.error(
+                f"{run} has no checkpoints/last/pretrained_model: not a finished simreal training run"
+            )
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from simreal.evaluate import evaluate
+
+    done = read_results(args.out).get("runs", {})
+    for run, path in pretrained.items():
+        name = f"{run.parent.name}/{run.name}"
+        for settings in args.variant:
+            if variant_name(settings) in done.get(name, {}) and not args.force:
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                row = evaluate(
+                    variant_copy(path, settings, Path(tmp)),
+                    episodes=args.episodes,
+                    seed_start=args.seed_start,
+                    workers=args.workers,
+                    skip_demo_seeds=True,
+                )
+            keys = ("episodes", "successes", "success_rate", "success_ci95", "latency_ms", "wall_s")
+            point = {k: row[k] for k in keys}
+            point["settings"] = settings
+            point["success_by_seed"] = {str(e["seed"]): e["success"] for e in row["per_episode"]}
+            record_result(args.out, "sampler_settings", ("runs", name, variant_name(settings)), point)
+            print(f"{name} {variant_name(settings)}: {row['successes']}/{row['episodes']}")
+
+
+if __name__ == "__main__":
+    main()
