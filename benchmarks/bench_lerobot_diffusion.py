@@ -209,8 +209,13 @@ def log_freq(steps: int) -> int:
     return max(d for d in range(1, min(steps, 10) + 1) if steps % d == 0)
 
 
+def lerobot_log(run: Path) -> Path:
+    """Where `lerobot-train`'s output for `run` goes: beside the run, which lerobot-train creates."""
+    return run.parent / "lerobot_train.log"
+
+
 def start_lerobot(args, dataset: Path) -> tuple[subprocess.Popen, Path, float]:
-    """Start LeRobot's diffusion through `lerobot-train`, its output going to runs/lerobot_train.log;
+    """Start LeRobot's diffusion through `lerobot-train`, its output going to lerobot_log(run);
     (process, run dir, start time)."""
     run = fresh_run_dir(args, "lerobot_diffusion")
     env = {
@@ -220,7 +225,7 @@ def start_lerobot(args, dataset: Path) -> tuple[subprocess.Popen, Path, float]:
         "OMP_NUM_THREADS": str(args.train_threads),
     }
     run.parent.mkdir(parents=True, exist_ok=True)
-    log = (run.parent / "lerobot_train.log").open("w")
+    log = lerobot_log(run).open("w")
     started = time.perf_counter()
     proc = subprocess.Popen(
         lerobot_train_command(args, dataset, run), stdout=log, stderr=subprocess.STDOUT, text=True, env=env
@@ -234,7 +239,7 @@ def finish_lerobot(args, proc: subprocess.Popen, run: Path, started: float) -> t
     line averages update and data seconds over the last log_freq steps."""
     returncode = proc.wait()
     wall_s = time.perf_counter() - started
-    log = (args.workdir / "runs" / "lerobot_train.log").read_text()
+    log = lerobot_log(run).read_text()
     if returncode != 0:
         raise SystemExit(f"lerobot-train failed:\n{log[-3000:]}")
     steps_s = [float(u) + float(d) for u, d in re.findall(r"updt_s:([\d.]+) data_s:([\d.]+)", log)]
