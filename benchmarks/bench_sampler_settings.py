@@ -21,6 +21,7 @@ from pathlib import Path
 
 import simreal  # noqa: F401  (first: sets OMP_WAIT_POLICY=PASSIVE before torch loads)
 from bench_env_steps import RESULTS, read_results, record_result
+from simreal.errors import UserError
 
 # Settings that change how a trained network is sampled, never which weights it needs.
 SAMPLER_KEYS = ("eta", "num_inference_calls", "num_initial_calls", "num_inference_steps", "sampler")
@@ -44,15 +45,32 @@ def variant_name(settings: dict) -> str:
     return ",".join(f"{k}={json.dumps(v)}" for k, v in settings.items())
 
 
-def variant_copy(pretrained: Path, settings: dict, into: Path) -> Path:
-    """A copy of `pretrained` with `settings` written into its config.json (each key must be there)."""
+def variant_config(pretrained: Path, settings: dict) -> dict:
+    """`pretrained`'s config.json with `settings` written in; SystemExit naming a key the config lacks
+    or a value it refuses (checked by loading it as the policy would)."""
     config = json.loads((pretrained / "config.json").read_text())
     missing = [k for k in settings if k not in config]
     if missing:
         raise SystemExit(f"{pretrained}: a {config['type']} config has no {', '.join(missing)}")
-    copy = into / variant_name(settings)
+    from lerobot.configs import PreTrainedConfig
+
+    import simreal.policies  # noqa: F401  (registers simreal's policy configs)
+
+    merged = {**config, **settings}
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "config.json").write_text(json.dumps(merged))
+        try:
+            PreTrainedConfig.from_pretrained(tmp, local_files_only=True)
+        except UserError as err:
+            raise SystemExit(f"{pretrained}: {variant_name(settings)}: {err}") from err
+    return merged
+
+
+def variant_copy(pretrained: Path, config: dict, name: str, into: Path) -> Path:
+    """A copy of `pretrained` named `name` under `into`, with `config` as its config.json."""
+    copy = into / name
     shutil.copytree(pretrained, copy)
-    (copy / "config.json").write_text(json.dumps({**config, **settings}, indent=4))
+    (copy / "config.json").write_text(json.dumps(config, indent=4))
     return copy
 
 
@@ -82,6 +100,11 @@ def main() -> None:
             parser.error(
                 f"{run} has no checkpoints/last/pretrained_model: not a finished simreal training run"
             )
+    configs = {
+        (run, variant_name(settings)): variant_config(path, settings)
+        for run, path in pretrained.items()
+        for settings in args.variant
+    }
     os.environ.setdefault("MUJOCO_GL", "egl")
     from simreal.evaluate import evaluate
 
@@ -89,11 +112,12 @@ def main() -> None:
     for run, path in pretrained.items():
         name = f"{run.parent.name}/{run.name}"
         for settings in args.variant:
-            if variant_name(settings) in done.get(name, {}) and not args.force:
+            variant = variant_name(settings)
+            if variant in done.get(name, {}) and not args.force:
                 continue
             with tempfile.TemporaryDirectory() as tmp:
                 row = evaluate(
-                    variant_copy(path, settings, Path(tmp)),
+                    variant_copy(path, configs[run, variant], variant, Path(tmp)),
                     episodes=args.episodes,
                     seed_start=args.seed_start,
                     workers=args.workers,
@@ -103,8 +127,8 @@ def main() -> None:
             point = {k: row[k] for k in keys}
             point["settings"] = settings
             point["success_by_seed"] = {str(e["seed"]): e["success"] for e in row["per_episode"]}
-            record_result(args.out, "sampler_settings", ("runs", name, variant_name(settings)), point)
-            print(f"{name} {variant_name(settings)}: {row['successes']}/{row['episodes']}")
+            record_result(args.out, "sampler_settings", ("runs", name, variant), point)
+            print(f"{name} {variant}: {row['successes']}/{row['episodes']}")
 
 
 if __name__ == "__main__":

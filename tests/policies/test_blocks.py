@@ -138,3 +138,18 @@ def test_unet_tangent_equals_torch_func_jvp_for_random_directions(n_step_inputs)
 def test_meanflow_refuses_an_unknown_jvp_method(tiny_dataset):
     with pytest.raises(UserError, match="jvp must be one of unet, torch_func"):
         make_config("meanflow", tiny_dataset.meta.features, jvp="finite_differences")
+
+
+@pytest.mark.parametrize(
+    ("head", "setting", "message"),
+    [
+        ("diffusion", {"num_inference_steps": 0}, r"num_inference_steps must be in \[1, 100\]"),
+        ("diffusion", {"num_inference_steps": 101}, r"num_inference_steps must be in \[1, 100\]"),
+        ("streaming", {"eta": 1.5}, r"eta must be in \[0, 1\]"),
+        ("streaming", {"num_inference_calls": 0}, "num_inference_calls must be >= 1"),
+        ("streaming", {"num_initial_calls": 0}, "num_initial_calls must be >= 1"),
+    ],
+)
+def test_sampler_settings_out_of_range_are_refused(tiny_dataset, head, setting, message):
+    with pytest.raises(UserError, match=message):
+        make_config(head, tiny_dataset.meta.features, **setting)

@@ -32,3 +32,9 @@ class SimrealDiffusionConfig(SimrealPolicyConfig):
             raise UserError(f"prediction_type must be 'epsilon' or 'sample', got '{self.prediction_type}'")
         if self.sampler not in ("DDPM", "DDIM"):
             raise UserError(f"sampler must be 'DDPM' or 'DDIM', got '{self.sampler}'")
+        steps = self.num_inference_steps
+        if steps is not None and not 1 <= steps <= self.num_train_timesteps:
+            raise UserError(
+                f"num_inference_steps must be in [1, {self.num_train_timesteps}] (its training timesteps), "
+                f"got {steps}"
+            )

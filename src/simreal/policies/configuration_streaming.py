@@ -42,3 +42,9 @@ class SimrealStreamingConfig(SimrealPolicyConfig):
             raise UserError("the streaming head keeps its own buffer; temporal ensembling does not apply")
         if self.prediction_type not in ("epsilon", "sample"):
             raise UserError(f"prediction_type must be 'epsilon' or 'sample', got '{self.prediction_type}'")
+        if not 0.0 <= self.eta <= 1.0:
+            raise UserError(f"eta must be in [0, 1] (0 deterministic, 1 the DDPM posterior), got {self.eta}")
+        for name in ("num_inference_calls", "num_initial_calls"):
+            calls = getattr(self, name)
+            if calls is not None and calls < 1:
+                raise UserError(f"{name} must be >= 1 (or None for the default), got {calls}")
