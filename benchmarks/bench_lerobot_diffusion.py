@@ -1,9 +1,10 @@
 """simreal's `diffusion` head beside LeRobot's own `diffusion` policy on the same simreal dataset:
 training time, held-out success and latency per action chunk, in one run.
 
-The dataset: scripted pick_place demos with image observations (state + one RGB camera) and absolute
-TCP-pose actions (`simreal collect --task pick_place --obs state,rgb --cameras front --controller
-ee_pose`), collected once into --workdir and reused. simreal's head trains with `simreal.train`,
+The dataset: scripted pick_place demos with image observations (state + the RGB cameras of
+--cameras) and absolute TCP-pose actions (`simreal collect --task pick_place --obs state,rgb --cameras
+front --controller ee_pose`), collected once into --workdir and reused. With several cameras each has
+its own image encoder in both policies. simreal's head trains with `simreal.train`,
 LeRobot's with LeRobot's own `lerobot-train --policy.type=diffusion` (offline: no ImageNet backbone,
 dataset image statistics), with the same batch size, steps, learning rate and warm-up, horizon,
 observation and action steps, U-Net widths and DDPM noise schedule (100 training timesteps). Both are
@@ -60,7 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--demos", type=int, default=50, help="scripted pick_place demos (default 50)")
     p.add_argument("--image-size", type=int, default=96, help="square camera image, pixels (default 96)")
-    p.add_argument("--camera", default="front", help="the one RGB camera (default front)")
+    p.add_argument(
+        "--cameras", default="front", help="RGB cameras, comma-separated (default front; e.g. front,wrist)"
+    )
     p.add_argument("--steps", type=int, default=600, help="training steps of each policy (default 600)")
     p.add_argument("--batch-size", type=int, default=32, help="samples per step, both (default 32)")
     p.add_argument("--lr", type=float, default=1e-4, help="peak learning rate, both (default 1e-4)")
@@ -104,21 +107,24 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.down_dims = "16,32"
         args.workdir = args.workdir.with_name(args.workdir.name + "_quick")
     args.down_dims = [int(d) for d in args.down_dims.split(",")]
+    args.cameras = tuple(c for c in args.cameras.split(",") if c)
+    if not args.cameras:
+        p.error("--cameras: name at least one camera")
     args.warmup = min(args.warmup_steps, args.steps // 10)  # what simreal's TrainConfig uses
     return args
 
 
 def demo_dataset(args) -> Path:
-    """pick_place demos (state + one RGB camera, ee_pose actions), collected or topped up to --demos."""
+    """pick_place demos (state + --cameras, ee_pose actions), collected or topped up to --demos."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig
 
-    path = args.workdir / f"pick_place_{args.camera}{args.image_size}_ee_pose"
+    path = args.workdir / f"pick_place_{'-'.join(args.cameras)}{args.image_size}_ee_pose"
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
     if have < args.demos:
         size = (args.image_size, args.image_size)
-        obs = ObservationConfig(cameras=(args.camera,), pointcloud=False, image_size=size)
+        obs = ObservationConfig(cameras=args.cameras, pointcloud=False, image_size=size)
         collect(
             CollectConfig("pick_place", args.demos - have, path, obs, controller="ee_pose", resume=have > 0)
         )
@@ -180,6 +186,7 @@ def lerobot_train_command(args, dataset: Path, out: Path) -> list[str]:
         "--policy.pretrained_backbone_weights=null",
         "--policy.use_group_norm=true",
         f"--policy.crop_shape=[{crop},{crop}]",
+        "--policy.use_separate_rgb_encoder_per_camera=true",  # as simreal's: one encoder per camera
         f"--policy.horizon={args.horizon}",
         f"--policy.n_obs_steps={args.n_obs_steps}",
         f"--policy.n_action_steps={args.n_action_steps}",
@@ -334,7 +341,8 @@ def success(checkpoint: Path, dataset: Path, args) -> dict:
         checkpoint, episodes=args.episodes, workers=args.workers, skip_demo_seeds=True, dataset=dataset
     )
     keys = ("episodes", "successes", "success_rate", "success_ci95", "episode_length", "latency_ms")
-    return {k: result[k] for k in (*keys, "seeds", "inference_steps", "wall_s")}
+    keys += ("final_progress", "failed_outcome_mean", "seeds", "inference_steps", "wall_s")
+    return {k: result[k] for k in keys}
 
 
 def main(argv=None) -> int:
