@@ -146,8 +146,10 @@ def test_meanflow_refuses_an_unknown_jvp_method(tiny_dataset):
         ("diffusion", {"num_inference_steps": 0}, r"num_inference_steps must be in \[1, 100\]"),
         ("diffusion", {"num_inference_steps": 101}, r"num_inference_steps must be in \[1, 100\]"),
         ("streaming", {"eta": 1.5}, r"eta must be in \[0, 1\]"),
-        ("streaming", {"num_inference_calls": 0}, "num_inference_calls must be >= 1"),
-        ("streaming", {"num_initial_calls": 0}, "num_initial_calls must be >= 1"),
+        ("streaming", {"num_inference_calls": 0}, r"num_inference_calls must be in \[1, "),
+        ("streaming", {"num_inference_calls": 1000}, r"num_inference_calls must be in \[1, "),
+        ("streaming", {"num_initial_calls": 0}, r"num_initial_calls must be in \[1, 100\]"),
+        ("streaming", {"num_initial_calls": 101}, r"num_initial_calls must be in \[1, 100\]"),
     ],
 )
 def test_sampler_settings_out_of_range_are_refused(tiny_dataset, head, setting, message):

@@ -8,6 +8,7 @@ from lerobot.configs import PreTrainedConfig
 
 from simreal.errors import UserError
 from simreal.policies.configuration_common import SimrealPolicyConfig
+from simreal.policies.streaming_schedule import StreamingSchedule
 
 
 @PreTrainedConfig.register_subclass("simreal_streaming")
@@ -44,7 +45,17 @@ class SimrealStreamingConfig(SimrealPolicyConfig):
             raise UserError(f"prediction_type must be 'epsilon' or 'sample', got '{self.prediction_type}'")
         if not 0.0 <= self.eta <= 1.0:
             raise UserError(f"eta must be in [0, 1] (0 deterministic, 1 the DDPM posterior), got {self.eta}")
-        for name in ("num_inference_calls", "num_initial_calls"):
+        schedule = StreamingSchedule(
+            self.horizon, self.n_obs_steps, self.n_action_steps, self.num_train_timesteps
+        )
+        # More calls than levels to cross would repeat levels: network calls that change nothing.
+        for name, most in (
+            ("num_inference_calls", schedule.levels_per_call),
+            ("num_initial_calls", self.num_train_timesteps),
+        ):
             calls = getattr(self, name)
-            if calls is not None and calls < 1:
-                raise UserError(f"{name} must be >= 1 (or None for the default), got {calls}")
+            if calls is not None and not 1 <= calls <= most:
+                raise UserError(
+                    f"{name} must be in [1, {most}] (one noise level per call at most), "
+                    f"or None for the default; got {calls}"
+                )
