@@ -30,9 +30,9 @@ def eval_peak_rss(checkpoint: Path, episodes: int) -> dict:
         command += ["--episodes", str(episodes), "--workers", "1", "--json", str(summary_path)]
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
-            raise SystemExit(f"simreal eval failed on {checkpoint} (exit {child.returncode})")
+        exit_code = os.waitstatus_to_exitcode(status)
+        if exit_code != 0:
+            raise SystemExit(f"simreal eval failed on {checkpoint} (exit {exit_code})")
         summary = json.loads(summary_path.read_text())
     return {
         "peak_rss_gb": usage.ru_maxrss / 1024**2,  # ru_maxrss is in KiB on Linux
