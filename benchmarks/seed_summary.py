@@ -23,6 +23,8 @@ from bench_env_steps import RESULTS, read_results, record_result
 from simreal.errors import UserError
 from simreal.evaluate import wilson_interval
 
+SWEEP_RESULTS = RESULTS / "policy_success.json"
+
 
 def seed_draws(cells: dict[str, dict], group: str) -> tuple[dict[int, dict], list[dict]]:
     """({seed: cell} of the group's draws, [repeats of seed 0]); a UserError if the group has no cell."""
@@ -38,7 +40,7 @@ def seed_draws(cells: dict[str, dict], group: str) -> tuple[dict[int, dict], lis
         else:
             draws[seed] = cell
     if not draws:
-        raise UserError(f"no cell '{group}' or '{group}_seedS' in {RESULTS / 'policy_success.json'}")
+        raise UserError(f"no cell '{group}' or '{group}_seedS' in {SWEEP_RESULTS}")
     return dict(sorted(draws.items())), repeats
 
 
@@ -83,7 +85,7 @@ def main() -> None:
     )
     parser.add_argument("groups", nargs="+", help="cell keys of policy_success.json without the seed suffix")
     args = parser.parse_args()
-    cells = read_results(RESULTS / "policy_success.json").get("cells", {})
+    cells = read_results(SWEEP_RESULTS).get("cells", {})
     rows = {group: summarize_group(*seed_draws(cells, group)) for group in args.groups}
     print(HEADER)
     print("|---|---|---|---|---|---|")
