@@ -32,6 +32,7 @@ from tqdm import tqdm
 from simreal.errors import UserError
 from simreal.machine import describe_machine
 from simreal.policies import PolicyRunner, load_policy
+from simreal.policies.configuration_streaming import SimrealStreamingConfig
 from simreal.rollout import (
     DEFAULT_EVAL_SEED_START,
     Episode,
@@ -220,7 +221,7 @@ def evaluate(
             "demo_seeds_known": bool(dataset_meta),
         },
         "max_steps": max_steps,
-        "inference_steps": getattr(runner.config, "num_inference_steps", None),
+        "inference_steps": _inference_steps(runner.config),
         "action_steps": runner.n_action_steps,
         **summarize(results),
         "videos": video_paths,
@@ -228,6 +229,13 @@ def evaluate(
         "wall_s": time.perf_counter() - started,
         "machine": describe_machine(),
     }
+
+
+def _inference_steps(config: Any) -> int | None:
+    """Network calls per chunk, or per planning call of the streaming head's buffer."""
+    if isinstance(config, SimrealStreamingConfig):
+        return config.num_inference_calls or config.levels_per_call
+    return getattr(config, "num_inference_steps", None)
 
 
 def _dataset_context(pretrained: Path, dataset: str | Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -285,9 +293,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--inference-steps",
         type=int,
-        help="network calls per action chunk (meanflow, diffusion), replacing the checkpoint's "
-        "(default: the checkpoint's; meanflow's 1 is MP1's one-step sampling; LeRobot diffusion's "
-        "num_inference_steps)",
+        help="network calls per action chunk (meanflow, diffusion) or per planning call (streaming: "
+        "at most the noise levels a call crosses, 50 with SDP's settings; fewer take several levels "
+        "at once), replacing the checkpoint's (default: the checkpoint's; meanflow's 1 is MP1's "
+        "one-step sampling; LeRobot diffusion's num_inference_steps)",
     )
     parser.add_argument(
         "--action-steps",

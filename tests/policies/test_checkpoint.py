@@ -161,8 +161,21 @@ def test_inference_steps_can_be_replaced_at_load(checkpoints, tiny_dataset):
     assert not np.array_equal(_actions(saved, tiny_dataset, 3), _actions(more, tiny_dataset, 3))
     with pytest.raises(UserError, match="inference steps must be >= 1"):
         load_policy(checkpoints["meanflow"], device="cpu", inference_steps=0)
-    with pytest.raises(UserError, match="no number of inference steps"):
-        load_policy(checkpoints["streaming"], device="cpu", inference_steps=2)
+
+
+def test_streaming_calls_per_planning_call_can_be_replaced_at_load(checkpoints, tiny_dataset):
+    """The tiny streaming head crosses 10 noise levels a planning call: 1 call a level by default."""
+    saved = load_policy(checkpoints["streaming"], device="cpu")
+    fewer = load_policy(checkpoints["streaming"], device="cpu", inference_steps=2)
+    assert saved.policy.config.num_inference_calls is None and fewer.policy.config.num_inference_calls == 2
+    with patch.object(fewer.policy.unet, "forward", wraps=fewer.policy.unet.forward) as network:
+        fewer.reset()
+        fewer.predict_chunk(raw_observation(tiny_dataset, 0, fewer.input_features))
+        fewer.predict_chunk(raw_observation(tiny_dataset, 1, fewer.input_features))
+    assert network.call_count == 20 + 2 + 2  # the first buffer from pure noise, then 2 calls a plan
+    assert not np.array_equal(_actions(saved, tiny_dataset, 3), _actions(fewer, tiny_dataset, 3))
+    with pytest.raises(UserError, match=r"streaming policy must be in \[1, 10\]"):
+        load_policy(checkpoints["streaming"], device="cpu", inference_steps=11)
 
 
 def test_action_steps_can_be_replaced_at_load(checkpoints, tiny_dataset):

@@ -45,12 +45,9 @@ class SimrealStreamingConfig(SimrealPolicyConfig):
             raise UserError(f"prediction_type must be 'epsilon' or 'sample', got '{self.prediction_type}'")
         if not 0.0 <= self.eta <= 1.0:
             raise UserError(f"eta must be in [0, 1] (0 deterministic, 1 the DDPM posterior), got {self.eta}")
-        schedule = StreamingSchedule(
-            self.horizon, self.n_obs_steps, self.n_action_steps, self.num_train_timesteps
-        )
         # More calls than levels to cross would repeat levels: network calls that change nothing.
         for name, most in (
-            ("num_inference_calls", schedule.levels_per_call),
+            ("num_inference_calls", self.levels_per_call),
             ("num_initial_calls", self.num_train_timesteps),
         ):
             calls = getattr(self, name)
@@ -59,3 +56,10 @@ class SimrealStreamingConfig(SimrealPolicyConfig):
                     f"{name} must be in [1, {most}] (one noise level per call at most), "
                     f"or None for the default; got {calls}"
                 )
+
+    @property
+    def levels_per_call(self) -> int:
+        """Noise levels a planning call takes each position down: the most network calls it can use."""
+        return StreamingSchedule(
+            self.horizon, self.n_obs_steps, self.n_action_steps, self.num_train_timesteps
+        ).levels_per_call

@@ -135,7 +135,8 @@ def load_policy(
 
     `features` (e.g. `env.unwrapped.features`) and `stats` (a dataset's `meta.stats`), when given,
     must match the checkpoint. `inference_steps` replaces the saved number of sampling steps (network
-    calls per chunk of the meanflow and diffusion heads, LeRobot diffusion's num_inference_steps);
+    calls per chunk of the meanflow and diffusion heads, per planning call of the streaming head's
+    buffer, LeRobot diffusion's num_inference_steps);
     `action_steps` the saved number of actions executed from each chunk before planning again
     (n_action_steps; not the streaming head's, whose buffer was trained chunk by chunk).
     Raises UserError naming the mismatch, or a missing or foreign file.
@@ -193,6 +194,15 @@ def _read_config(path: Path) -> PreTrainedConfig:
 
 
 def _set_inference_steps(path: Path, config: PreTrainedConfig, steps: int) -> None:
+    if isinstance(config, SimrealStreamingConfig):
+        # Fewer calls than levels: each call takes every position down several levels at once.
+        if not 1 <= steps <= config.levels_per_call:
+            raise UserError(
+                f"inference steps of a streaming policy must be in [1, {config.levels_per_call}] "
+                f"(the noise levels a planning call crosses), got {steps}"
+            )
+        config.num_inference_calls = steps
+        return
     if not hasattr(config, "num_inference_steps"):
         raise UserError(f"{path}: a {config.type} policy has no number of inference steps to set")
     limit = getattr(config, "num_train_timesteps", None)
