@@ -5,6 +5,8 @@ changed (the weights are the same file); every variant of a run is evaluated on 
 rows differ only in sampling. The default seeds start at 300000: neither the demos' seeds nor the
 held-out table's (from 100000), so choosing a setting here does not tune it to the reported seeds.
 Results are written after every evaluation; a row already in the file is skipped unless --force.
+At the end each variant is set against the first, pooled over the runs episode by episode: the
+episodes only one of the two solved, and the exact two-sided sign test on them (`paired`).
 
     .venv/bin/python benchmarks/bench_sampler_settings.py RUN [RUN ...] --variant eta=1.0 --variant eta=0.0 \\
         --out benchmarks/results/streaming_eta.json
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -39,6 +42,11 @@ def parse_variant(text: str) -> dict:
             )
         settings[key] = json.loads(value)
     return settings
+
+
+def run_name(run: Path) -> str:
+    """The run's row in the results: task directory / run directory."""
+    return f"{run.parent.name}/{run.name}"
 
 
 def variant_name(settings: dict) -> str:
@@ -72,6 +80,34 @@ def variant_copy(pretrained: Path, config: dict, name: str, into: Path) -> Path:
     shutil.copytree(pretrained, copy)
     (copy / "config.json").write_text(json.dumps(config, indent=4))
     return copy
+
+
+def sign_test_p(wins: int, losses: int) -> float:
+    """Exact two-sided sign test: how often a fair coin splits wins + losses at least this unevenly."""
+    n = wins + losses
+    tail = sum(math.comb(n, k) for k in range(min(wins, losses) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired(runs: dict, baseline: str, variant: str) -> dict:
+    """`variant` against `baseline` over every run holding both, episode by episode (same seeds)."""
+    first = second = only_first = only_second = 0
+    for rows in runs.values():
+        if baseline not in rows or variant not in rows:
+            continue
+        a, b = rows[baseline]["success_by_seed"], rows[variant]["success_by_seed"]
+        for seed in a.keys() & b.keys():
+            first += a[seed]
+            second += b[seed]
+            only_first += a[seed] and not b[seed]
+            only_second += b[seed] and not a[seed]
+    return {
+        "baseline": baseline,
+        "successes": [first, second],
+        "only_baseline": only_first,
+        "only_variant": only_second,
+        "sign_test_p": sign_test_p(only_first, only_second),
+    }
 
 
 def main() -> None:
@@ -110,7 +146,7 @@ def main() -> None:
 
     done = read_results(args.out).get("runs", {})
     for run, path in pretrained.items():
-        name = f"{run.parent.name}/{run.name}"
+        name = run_name(run)
         for settings in args.variant:
             variant = variant_name(settings)
             if variant in done.get(name, {}) and not args.force:
@@ -129,6 +165,17 @@ def main() -> None:
             point["success_by_seed"] = {str(e["seed"]): e["success"] for e in row["per_episode"]}
             record_result(args.out, "sampler_settings", ("runs", name, variant), point)
             print(f"{name} {variant}: {row['successes']}/{row['episodes']}")
+    names = [variant_name(settings) for settings in args.variant]
+    recorded = read_results(args.out)["runs"]
+    runs = {run_name(run): recorded[run_name(run)] for run in args.runs}
+    for variant in names[1:]:
+        summary = paired(runs, names[0], variant)
+        record_result(args.out, "sampler_settings", ("paired", variant), summary)
+        print(
+            f"{variant} against {names[0]}: {summary['successes'][1]} against {summary['successes'][0]} "
+            f"successes; solved by only one: {summary['only_variant']} against {summary['only_baseline']} "
+            f"(sign test p = {summary['sign_test_p']:.2f})"
+        )
 
 
 if __name__ == "__main__":
