@@ -132,7 +132,7 @@ def time_chunks(policy, obs, repeats: int, max_seconds: float, device: str) -> t
 def network_calls(name: str, policy) -> int:
     cfg = policy.config
     if name.startswith("streaming"):
-        return cfg.num_inference_calls or policy.schedule.levels_per_call
+        return cfg.calls_per_plan
     return cfg.num_inference_steps
 
 

@@ -234,7 +234,7 @@ def evaluate(
 def _inference_steps(config: Any) -> int | None:
     """Network calls per chunk, or per planning call of the streaming head's buffer."""
     if isinstance(config, SimrealStreamingConfig):
-        return config.num_inference_calls or config.levels_per_call
+        return config.calls_per_plan
     return getattr(config, "num_inference_steps", None)
 
 

@@ -63,3 +63,8 @@ class SimrealStreamingConfig(SimrealPolicyConfig):
         return StreamingSchedule(
             self.horizon, self.n_obs_steps, self.n_action_steps, self.num_train_timesteps
         ).levels_per_call
+
+    @property
+    def calls_per_plan(self) -> int:
+        """Network calls a planning call makes: num_inference_calls, else one per level it crosses."""
+        return self.num_inference_calls or self.levels_per_call
