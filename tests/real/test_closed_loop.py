@@ -16,10 +16,16 @@ import pytest
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from ros_harness import wait_for
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
+
+from simreal.errors import UserError
+from simreal.real.launch_graph import read_node_parameters
+from simreal.real.policy_node import PolicyNode
+from simreal.real.policy_runner import load_runner
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -91,6 +97,21 @@ def ee_pose_checkpoint(tmp_path_factory):
     pretrained = next((root / "run" / "checkpoints" / "last").resolve().glob("**/config.json")).parent
     assert json.loads((pretrained / "simreal_dataset.json").read_text())["controller"] == "ee_pose"
     return pretrained
+
+
+def test_the_policy_samples_with_the_inference_steps_the_node_is_given(ros, checkpoint):
+    """policy_node's inference_steps parameter reaches the policy, loaded here or in its child process."""
+    assert load_runner(str(checkpoint)).runner.config.num_inference_steps == 100  # saved: DDPM-100
+    assert load_runner(str(checkpoint), inference_steps=2).runner.config.num_inference_steps == 2
+    params = {
+        **read_node_parameters(ROOT / "launch/config/sim_policy.yaml", "policy_node"),
+        "checkpoint": str(checkpoint),
+        "observation_spec": str(ROOT / "launch/config/pick_place_observations.yaml"),
+        "inference_steps": 101,
+    }
+    overrides = [Parameter(k, value=v) for k, v in params.items()]
+    with pytest.raises(UserError, match=r"inference steps must be in \[1, 100\]"):
+        PolicyNode(parameter_overrides=overrides, context=ros.context)
 
 
 class Watcher(Node):

@@ -18,7 +18,7 @@ from simreal.errors import UserError
 from .policy_runner import checkpoint_controller
 
 
-def _serve(conn, checkpoint: str, device: str, torch_threads: int) -> None:
+def _serve(conn, checkpoint: str, device: str, torch_threads: int, inference_steps: int | None) -> None:
     """Child process: load the checkpoint, then answer ("predict", obs) and ("reset",) until EOF."""
     import signal
 
@@ -29,7 +29,7 @@ def _serve(conn, checkpoint: str, device: str, torch_threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the node, which closes the pipe
     torch.set_num_threads(max(1, torch_threads))
     try:
-        runner = load_runner(checkpoint, device)
+        runner = load_runner(checkpoint, device, inference_steps)
     except UserError as exc:
         conn.send(("user_error", str(exc)))
         return
@@ -56,14 +56,24 @@ class ProcessChunkRunner:
     Calls come from one thread at a time (the InferenceWorker; ``reset`` from a service callback is
     serialised with it by a lock)."""
 
-    def __init__(self, checkpoint: str, device: str = "cpu", torch_threads: int = 1, timeout: float = 300.0):
+    def __init__(
+        self,
+        checkpoint: str,
+        device: str = "cpu",
+        torch_threads: int = 1,
+        inference_steps: int | None = None,
+        timeout: float = 300.0,
+    ):
         import threading
 
         self.controller = checkpoint_controller(checkpoint)  # before the child: a bad meta leaks nothing
         ctx = mp.get_context("spawn")  # no forked DDS, EGL or torch thread state in the child
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(
-            target=_serve, args=(child, checkpoint, device, torch_threads), name="simreal-policy", daemon=True
+            target=_serve,
+            args=(child, checkpoint, device, torch_threads, inference_steps),
+            name="simreal-policy",
+            daemon=True,
         )
         self._proc.start()
         child.close()

@@ -73,6 +73,7 @@ PARAMETERS: ParameterTable = {
     "checkpoint": ("", "policy checkpoint directory (simreal.policies.load_policy)"),
     "device": ("cpu", "torch device for inference: cpu, cuda or auto"),
     "torch_threads": (1, "CPU threads for inference (keep a core free for the control loop)"),
+    "inference_steps": (0, "network calls a planning call (denoising steps; streaming: calls); 0 = saved"),
     "inference_process": (True, "run the policy in a child process (its GIL never delays a control tick)"),
     "observation_spec": (Parameter.Type.STRING, "YAML file mapping each observation feature to topics"),
     "controller": ("forward_position_controller", "ros2_control controller name: topics /<controller>/..."),
@@ -116,13 +117,14 @@ class PolicyNode(Node):
         if runner is None:
             if not p["checkpoint"]:
                 raise UserError("policy_node: parameter 'checkpoint' is required")
+            steps = p["inference_steps"] or None  # 0: the checkpoint's own setting
             if p["inference_process"]:
-                runner = ProcessChunkRunner(p["checkpoint"], p["device"], p["torch_threads"])
+                runner = ProcessChunkRunner(p["checkpoint"], p["device"], p["torch_threads"], steps)
             else:
                 import torch
 
                 torch.set_num_threads(max(1, p["torch_threads"]))
-                runner = load_runner(p["checkpoint"], p["device"])
+                runner = load_runner(p["checkpoint"], p["device"], steps)
         try:
             self._configure_actions(runner, spec)
         except UserError:

@@ -81,8 +81,10 @@ def checkpoint_controller(checkpoint: str | Path) -> str:
     return str(meta["controller"])
 
 
-def load_runner(checkpoint: str, device: str = "cpu") -> ChunkRunner:
-    """A ChunkRunner for a simreal checkpoint directory (UserError naming what is wrong with it)."""
+def load_runner(checkpoint: str, device: str = "cpu", inference_steps: int | None = None) -> ChunkRunner:
+    """A ChunkRunner for a simreal checkpoint directory (UserError naming what is wrong with it);
+    `inference_steps` replaces the saved sampling steps (``load_policy``'s, None keeps them)."""
     from simreal.policies import load_policy
 
-    return CheckpointChunkRunner(load_policy(checkpoint, device=device), checkpoint_controller(checkpoint))
+    policy = load_policy(checkpoint, device=device, inference_steps=inference_steps)
+    return CheckpointChunkRunner(policy, checkpoint_controller(checkpoint))
