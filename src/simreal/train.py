@@ -21,7 +21,7 @@ from lerobot.utils.utils import cycle
 from simreal.datasets import open_dataset, read_simreal_meta, used_seeds
 from simreal.datasets.sidecar import sidecar_file
 from simreal.errors import UserError
-from simreal.training.augment import SceneShift, check_task_allows_shift
+from simreal.training.augment import SceneShift, check_task_allows_shift, scene_image_motion
 from simreal.training.checkpoint import (
     CHECKPOINTS,
     TRAINING_STATE,
@@ -111,7 +111,7 @@ def _train_process(
     shift = None
     if config.shift_augment_m > 0:
         check_task_allows_shift(sidecar.get("task") if sidecar else None)
-        shift = SceneShift(config.shift_augment_m, features)
+        shift = SceneShift(config.shift_augment_m, features, scene_image_motion(sidecar, features))
     if config.eval_every > 0 and sidecar is None:
         raise UserError(f"--eval-every needs the dataset's task: {config.dataset} has no meta/simreal.json")
     bundle = build_policy(
@@ -313,8 +313,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="METRES",
         help="move each training window's scene (point cloud, the state's TCP and the action's x/y) by "
-        "a random offset of up to this many metres in the table plane; needs TCP-pose actions, no "
-        "images, and a task whose goal is in the scene (pick_place, not push_t) (default 0: off)",
+        "a random offset of up to this many metres in the table plane; fixed cameras' images move by "
+        "the pixels the offset makes mid-workspace, the wrist camera's stay; needs TCP-pose actions "
+        "and a simulated task whose goal is in the scene (pick_place, not push_t) (default 0: off)",
     )
     parser.add_argument(
         "--save-every",

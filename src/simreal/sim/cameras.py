@@ -76,6 +76,20 @@ class CameraRig:
         transform[:3, 3] = self.data.cam_xpos[cam]
         return transform
 
+    def table_motion(self, name: str, size: tuple[int, int], point: np.ndarray) -> np.ndarray | None:
+        """2x2 d(u, v)/d(x, y) in pixels per metre: how the image of `point` (base frame) moves when
+        the point moves in the base x-y plane, for camera `name` rendered at `size`. None for a camera
+        on a moving body (the wrist camera): it moves with the robot, so its image does not follow."""
+        cam = self.check(name)
+        if self.model.cam_bodyid[cam] != 0:
+            return None
+        intrinsics, pose = self.intrinsics(name, size), self.pose(name)
+        rotation_cam_base = pose[:3, :3].T
+        x, y, z = rotation_cam_base @ (np.asarray(point, dtype=float) - pose[:3, 3])
+        fx, fy = intrinsics[0, 0], intrinsics[1, 1]
+        d_pixel_d_camera = np.array([[fx / z, 0.0, -fx * x / z**2], [0.0, fy / z, -fy * y / z**2]])
+        return d_pixel_d_camera @ rotation_cam_base[:, :2]
+
     def close(self) -> None:
         """Frees the GL context."""
         if self._renderer is not None:
