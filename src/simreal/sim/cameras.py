@@ -79,7 +79,7 @@ class CameraRig:
     def table_motion(self, name: str, size: tuple[int, int], point: np.ndarray) -> np.ndarray | None:
         """2x2 d(u, v)/d(x, y) in pixels per metre: how the image of `point` (base frame) moves when
         the point moves in the base x-y plane, for camera `name` rendered at `size`. None for a camera
-        on a moving body (the wrist camera): it moves with the robot, so its image does not follow."""
+        attached to a body rather than the world (the wrist camera moves with the robot)."""
         cam = self.check(name)
         if self.model.cam_bodyid[cam] != 0:
             return None
