@@ -52,6 +52,10 @@ DIFFERENCES = [
     "(parameter counts in 'parameters')",
     "data loading: simreal's TrainingWindows vs LeRobotDataset with LeRobot's episode-aware sampler "
     "(same windows; drop_n_last_frames = horizon - n_action_steps - n_obs_steps + 1 in both)",
+    "use_amp (--amp): simreal runs its image backbones under bfloat16 autocast (the spatial softmax, "
+    "U-Net and loss in float32); lerobot-train runs the whole forward pass under Accelerate's bfloat16 "
+    "autocast, and simreal's runner evaluates and times it as lerobot-eval would, the whole call under "
+    "autocast",
     "wall time: lerobot-train runs in its own process, so its wall time includes interpreter "
     "start-up and imports; loop samples/s leave start-up and checkpointing out for both",
 ]
@@ -72,6 +76,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--horizon", type=int, default=16, help="action window (default 16)")
     p.add_argument("--n-obs-steps", type=int, default=2, help="observation history (default 2)")
     p.add_argument("--n-action-steps", type=int, default=8, help="actions executed per chunk (default 8)")
+    p.add_argument(
+        "--amp", action="store_true", help="use_amp in both: bfloat16 autocast (see differences in the JSON)"
+    )
     p.add_argument("--ema", action="store_true", help="keep simreal's EMA of the weights (LeRobot has none)")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader workers in training, both")
     p.add_argument("--train-threads", type=int, default=2, help="torch threads in training (default 2)")
@@ -166,6 +173,7 @@ def train_simreal(args, dataset: Path) -> tuple[Path, dict]:
             "num_train_timesteps": 100,
             "sampler": args.sampler,
             "num_inference_steps": args.inference_steps,
+            "use_amp": args.amp,
         },
     )
     torch.set_num_threads(args.train_threads)
@@ -196,6 +204,7 @@ def lerobot_train_command(args, dataset: Path, out: Path) -> list[str]:
         f"--policy.noise_scheduler_type={args.sampler}",
         f"--policy.num_inference_steps={args.inference_steps}",
         f"--policy.optimizer_lr={args.lr}",
+        f"--policy.use_amp={str(args.amp).lower()}",
         f"--policy.scheduler_warmup_steps={args.warmup}",
         "--dataset.use_imagenet_stats=false",
         f"--dataset.repo_id=simreal/{dataset.name}",

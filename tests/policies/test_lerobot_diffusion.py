@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from lerobot.policies.act.configuration_act import ACTConfig
 from policy_test_data import run_lerobot_train
 
@@ -75,6 +76,31 @@ def test_lerobot_diffusion_checkpoint_acts_on_an_env_observation(sim_image_datas
         assert chunk.shape == (N_ACTION_STEPS, 8) and np.isfinite(chunk).all()
     finally:
         env.close()
+
+
+def test_a_checkpoint_trained_with_use_amp_runs_under_autocast_as_lerobot_eval_runs_it(
+    sim_image_dataset, lerobot_checkpoint, tmp_path
+):
+    checkpoint = shutil.copytree(lerobot_checkpoint, tmp_path / "amp")
+    config = json.loads((checkpoint / "config.json").read_text())
+    (checkpoint / "config.json").write_text(json.dumps({**config, "use_amp": True}))
+    env = make_task_env(read_simreal_meta(sim_image_dataset))
+    try:
+        observation, _ = env.reset(seed=100_000)
+    finally:
+        env.close()
+    runs = {}
+    for name, path in (("float32", lerobot_checkpoint), ("amp", checkpoint)):
+        runner = load_policy(path, device="cpu", inference_steps=3)
+        dtypes = []
+        first_conv = next(m for m in runner.policy.diffusion.unet.modules() if isinstance(m, torch.nn.Conv1d))
+        first_conv.register_forward_hook(lambda module, args, out, seen=dtypes: seen.append(out.dtype))
+        torch.manual_seed(0)
+        runs[name] = (runner.predict_chunk(observation), set(dtypes))
+    (chunk32, dtypes32), (chunk_amp, dtypes_amp) = runs["float32"], runs["amp"]
+    assert dtypes32 == {torch.float32} and dtypes_amp == {torch.bfloat16}
+    assert chunk_amp.dtype == np.float32 and np.isfinite(chunk_amp).all()
+    assert np.allclose(chunk_amp, chunk32, atol=0.1) and not np.array_equal(chunk_amp, chunk32)
 
 
 def test_lerobot_diffusion_checkpoint_is_checked_against_the_dataset(sim_image_dataset, lerobot_checkpoint):

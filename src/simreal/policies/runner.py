@@ -7,6 +7,7 @@ Besides simreal's heads it runs LeRobot's own `diffusion` policy (a `lerobot-tra
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,10 @@ class PolicyRunner:
     @torch.no_grad()
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """One action (action_dim,) for this control step; plans a new chunk when the queue is empty."""
-        action = self.postprocessor(self.policy.select_action(self.to_batch(obs)))
-        return _finite_numpy(action[0])
+        batch = self.to_batch(obs)
+        with self._precision():
+            action = self.policy.select_action(batch)
+        return _finite_numpy(self.postprocessor(action)[0])
 
     @torch.no_grad()
     def predict_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -72,8 +75,18 @@ class PolicyRunner:
         history) or the history itself, (n_obs_steps, *shape) oldest first, 1 / fps apart. The
         streaming head advances its buffer on every call. After `__call__`, reset() first: LeRobot's
         diffusion would otherwise read the history `__call__` queued instead of `obs`."""
-        chunk = self.postprocessor(self.policy.predict_action_chunk(self.to_batch(obs, as_history=True)))
-        return _finite_numpy(chunk[0])
+        batch = self.to_batch(obs, as_history=True)
+        with self._precision():
+            chunk = self.policy.predict_action_chunk(batch)
+        return _finite_numpy(self.postprocessor(chunk)[0])
+
+    def _precision(self) -> contextlib.AbstractContextManager:
+        """LeRobot's own policies run as lerobot-eval runs them: the whole call under autocast (bfloat16
+        on a CPU) when their config says use_amp. simreal's heads autocast their image backbones
+        themselves."""
+        if isinstance(self.config, SimrealPolicyConfig) or not getattr(self.config, "use_amp", False):
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.config.device).type)
 
     def to_batch(self, obs: dict[str, np.ndarray], as_history: bool = False) -> dict[str, torch.Tensor]:
         """Raw observation -> the normalized batch of one the policy reads (UserError on a missing key,
@@ -108,7 +121,7 @@ class PolicyRunner:
 
 
 def _finite_numpy(tensor: torch.Tensor) -> np.ndarray:
-    out = tensor.detach().cpu().numpy().astype(np.float32)
+    out = tensor.detach().float().cpu().numpy()
     if not np.isfinite(out).all():
         raise RuntimeError("the policy produced a non-finite action")
     return out
