@@ -7,15 +7,18 @@ front --controller ee_pose`), collected once into --workdir and reused. With sev
 its own image encoder in both policies. simreal's head trains with `simreal.train`,
 LeRobot's with LeRobot's own `lerobot-train --policy.type=diffusion` (offline: no ImageNet backbone,
 dataset image statistics), with the same batch size, steps, learning rate and warm-up, horizon,
-observation and action steps, U-Net widths and DDPM noise schedule (100 training timesteps). Both are
-evaluated by `simreal.evaluate` on the same held-out seeds (the sampler of --sampler, DDIM-10 by
-default), then timed per chunk at batch 1 on one real observation, alternating the two policies,
-with DDPM-100 and DDIM-10 sampling (both train on the same noise schedule, so one network serves
-both samplers). The settings that differ between the two are listed in the JSON ("differences").
+observation and action steps, U-Net widths, DDPM noise schedule (100 training timesteps) and
+prediction type (--prediction-type). Both are evaluated by `simreal.evaluate` on the same held-out
+seeds (the sampler of --sampler, DDIM-10 by default), then timed per chunk at batch 1 on one real
+observation, alternating the two policies, with DDPM-100 and DDIM-10 sampling (both train on the same
+noise schedule, so one network serves both samplers). The settings that differ between the two are
+listed in the JSON ("differences").
 
     .venv/bin/python benchmarks/bench_lerobot_diffusion.py            # ~30 min on the idle 2-core VM
     .venv/bin/python benchmarks/bench_lerobot_diffusion.py --demos 100 --steps 1000 --episodes 100
     .venv/bin/python benchmarks/bench_lerobot_diffusion.py --side-by-side --train-threads 1 --steps 3000
+    .venv/bin/python benchmarks/bench_lerobot_diffusion.py --cameras front,wrist --batch-size 64 --amp \
+        --prediction-type sample --demos 100 --steps 2000 --lr 1e-3 --side-by-side --train-threads 1
     .venv/bin/python benchmarks/bench_lerobot_diffusion.py --quick    # smoke run (3 demos, 4 steps)
 Writes benchmarks/results/lerobot_diffusion.json (quick runs: lerobot_diffusion_quick.json).
 """
@@ -76,6 +79,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--horizon", type=int, default=16, help="action window (default 16)")
     p.add_argument("--n-obs-steps", type=int, default=2, help="observation history (default 2)")
     p.add_argument("--n-action-steps", type=int, default=8, help="actions executed per chunk (default 8)")
+    p.add_argument(
+        "--prediction-type",
+        choices=("epsilon", "sample"),
+        default="epsilon",
+        help="what the U-Net predicts, both (default epsilon, Diffusion Policy's; sample is DP3's)",
+    )
     p.add_argument(
         "--amp", action="store_true", help="use_amp in both: bfloat16 autocast (see differences in the JSON)"
     )
@@ -171,6 +180,7 @@ def train_simreal(args, dataset: Path) -> tuple[Path, dict]:
             "n_action_steps": args.n_action_steps,
             "down_dims": args.down_dims,
             "num_train_timesteps": 100,
+            "prediction_type": args.prediction_type,
             "sampler": args.sampler,
             "num_inference_steps": args.inference_steps,
             "use_amp": args.amp,
@@ -201,6 +211,7 @@ def lerobot_train_command(args, dataset: Path, out: Path) -> list[str]:
         f"--policy.drop_n_last_frames={drop}",
         f"--policy.down_dims=[{','.join(map(str, args.down_dims))}]",
         "--policy.num_train_timesteps=100",
+        f"--policy.prediction_type={args.prediction_type}",
         f"--policy.noise_scheduler_type={args.sampler}",
         f"--policy.num_inference_steps={args.inference_steps}",
         f"--policy.optimizer_lr={args.lr}",
