@@ -73,6 +73,23 @@ def test_image_encoder_in_mixed_precision_runs_the_backbone_in_bfloat16_and_retu
     assert all(g is not None and g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
 
 
+def test_image_encoder_trains_channels_last_with_the_same_output_and_default_layout_gradients():
+    torch.manual_seed(0)
+    enc = ImageEncoder((3, 32, 32), crop_ratio=1.0, num_keypoints=8, out_dim=16)
+    layouts = []
+    enc.backbone.register_forward_pre_hook(
+        lambda module, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    images = torch.rand(4, 3, 32, 32)
+    evaluated = enc.eval()(images)
+    trained = enc.train()(images)
+    assert layouts == [False, True]
+    torch.testing.assert_close(trained, evaluated)
+    trained.square().sum().backward()
+    # default-layout gradients: the parallel trainer flattens and views them back (parallel.average_gradients)
+    assert all(p.grad.is_contiguous() for p in enc.parameters())
+
+
 def test_observation_history_repeats_the_first_step_then_rolls():
     history = ObservationHistory(n_obs_steps=2)
     first = history.push({"s": torch.tensor([[1.0]])})
