@@ -27,6 +27,7 @@ Writes benchmarks/results/policy_success.json (quick runs: policy_success_quick.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -58,11 +59,12 @@ def task_dataset(
     post_success_steps: int,
     recovery_demos: float = 0.0,
     env_state: bool = False,
+    image_size: tuple[int, int] = (96, 96),
 ) -> Path:
     """The task's demo dataset (state + RGB + `num_points`-point coloured cloud, or with `env_state`
     state + the object poses and nothing rendered; ee_pose actions, `post_success_steps` expert steps
-    after each success, a `recovery_demos` fraction of recovery demos), collected or topped up to
-    `episodes`. The same seeds give the same episodes either way."""
+    after each success, a `recovery_demos` fraction of recovery demos; camera images of `image_size`),
+    collected or topped up to `episodes`. The same seeds give the same episodes either way."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig
@@ -71,10 +73,12 @@ def task_dataset(
     path = workdir / "datasets" / f"{task}_ee_pose_{sensed}_post{post_success_steps}"
     if recovery_demos:
         path = path.with_name(f"{path.name}_recovery{recovery_demos:g}")
+    if image_size != (96, 96) and not env_state:
+        path = path.with_name(f"{path.name}_img{image_size[0]}x{image_size[1]}")
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
     if have < episodes:
         items = "state,env_state" if env_state else f"state,rgb,pointcloud,color,points={num_points}"
-        obs = ObservationConfig.parse(items)
+        obs = dataclasses.replace(ObservationConfig.parse(items), image_size=image_size).validated()
         config = CollectConfig(
             task,
             episodes - have,
@@ -105,6 +109,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         post_success_steps,
         args.recovery_demos,
         env_state=obs == "env_state",
+        image_size=tuple(args.image_size),
     )
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
     policy_settings = {**demo_policy_settings(policy, args.config), **args.overrides}
@@ -148,6 +153,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "batch_size": args.batch_size,
         "lr": args.lr,
         "num_points": None if obs == "env_state" else args.num_points,
+        "image_size": list(args.image_size) if obs == "image" else None,
         "post_success_steps": post_success_steps,
         "recovery_demos": args.recovery_demos,
         "shift_augment_m": shift_augment,
@@ -199,6 +205,14 @@ def main() -> None:
     add_recipe_arguments(parser)  # --config --steps --batch-size --lr --warmup-steps --data-workers
     parser.add_argument(
         "--num-points", type=int, default=128, help="points per cloud collected (default 128, as make demo)"
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        nargs=2,
+        default=(96, 96),
+        metavar=("H", "W"),
+        help="camera image size collected (default 96 96, as make demo; another size gets its own dataset)",
     )
     parser.add_argument(
         "--set",
