@@ -73,7 +73,7 @@ def task_dataset(
     path = workdir / "datasets" / f"{task}_ee_pose_{sensed}_post{post_success_steps}"
     if recovery_demos:
         path = path.with_name(f"{path.name}_recovery{recovery_demos:g}")
-    if image_size != (96, 96) and not env_state:
+    if image_size != ObservationConfig.image_size and not env_state:  # the default size keeps the old name
         path = path.with_name(f"{path.name}_img{image_size[0]}x{image_size[1]}")
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
     if have < episodes:
