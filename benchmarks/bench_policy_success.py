@@ -95,6 +95,7 @@ def task_dataset(
 
 def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict:
     """Train (or resume) one cell, then evaluate its last checkpoint."""
+    from simreal.datasets import read_simreal_meta
     from simreal.evaluate import evaluate
     from simreal.train import train
     from simreal.training.checkpoint import last_checkpoint
@@ -153,7 +154,8 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "batch_size": args.batch_size,
         "lr": args.lr,
         "num_points": None if obs == "env_state" else args.num_points,
-        "image_size": list(args.image_size) if obs == "image" else None,
+        # read from the dataset: a --dataset run's images need not be --image-size's
+        "image_size": read_simreal_meta(dataset)["observation"]["image_size"] if obs == "image" else None,
         "post_success_steps": post_success_steps,
         "recovery_demos": args.recovery_demos,
         "shift_augment_m": shift_augment,
@@ -212,7 +214,8 @@ def main() -> None:
         nargs=2,
         default=(96, 96),
         metavar=("H", "W"),
-        help="camera image size collected (default 96 96, as make demo; another size gets its own dataset)",
+        help="camera image size collected (default 96 96, as make demo; another size gets its own dataset; "
+        "not used with --dataset)",
     )
     parser.add_argument(
         "--set",
