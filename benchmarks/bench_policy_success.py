@@ -49,6 +49,7 @@ OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb"), "env_st
 # The issue's sweep; env_state (the simulator's object poses) is a diagnostic: how far a head gets when
 # it need not read the scene from pixels or points.
 SWEEP_OBS = ("pointcloud", "image")
+VAL_COLLECT_SEED = 1  # collect's --seed of the held-out validation demos (the sweep's own are seed 0)
 
 
 def task_dataset(
@@ -60,11 +61,13 @@ def task_dataset(
     recovery_demos: float = 0.0,
     env_state: bool = False,
     image_size: tuple[int, int] = (96, 96),
+    collect_seed: int = 0,
 ) -> Path:
     """The task's demo dataset (state + RGB + `num_points`-point coloured cloud, or with `env_state`
     state + the object poses and nothing rendered; ee_pose actions, `post_success_steps` expert steps
     after each success, a `recovery_demos` fraction of recovery demos; camera images of `image_size`),
-    collected or topped up to `episodes`. The same seeds give the same episodes either way."""
+    collected or topped up to `episodes`. The same seeds give the same episodes either way; another
+    `collect_seed` gives other episodes (held-out demos), in their own dataset."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig
@@ -75,6 +78,8 @@ def task_dataset(
         path = path.with_name(f"{path.name}_recovery{recovery_demos:g}")
     if image_size != ObservationConfig.image_size and not env_state:  # the default size keeps the old name
         path = path.with_name(f"{path.name}_img{image_size[0]}x{image_size[1]}")
+    if collect_seed:
+        path = path.with_name(f"{path.name}_seed{collect_seed}")
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
     if have < episodes:
         items = "state,env_state" if env_state else f"state,rgb,pointcloud,color,points={num_points}"
@@ -88,6 +93,7 @@ def task_dataset(
             resume=have > 0,
             post_success_steps=post_success_steps,
             recovery_demos=recovery_demos,
+            seed=collect_seed,
         )
         collect(config)
     return path
@@ -102,16 +108,22 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
     from simreal.training.config import TrainConfig, recipe_from_args
 
     post_success_steps = DEMO_POST_SUCCESS_STEPS[policy]
-    dataset = args.dataset or task_dataset(
-        task,
-        args.demos,
-        args.workdir,
-        args.num_points,
-        post_success_steps,
-        args.recovery_demos,
-        env_state=obs == "env_state",
-        image_size=tuple(args.image_size),
-    )
+
+    def demos(episodes: int, collect_seed: int = 0) -> Path:
+        return task_dataset(
+            task,
+            episodes,
+            args.workdir,
+            args.num_points,
+            post_success_steps,
+            args.recovery_demos,
+            env_state=obs == "env_state",
+            image_size=tuple(args.image_size),
+            collect_seed=collect_seed,
+        )
+
+    dataset = args.dataset or demos(args.demos)
+    val_dataset = demos(args.val_demos, VAL_COLLECT_SEED) if args.val_demos else None
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
     policy_settings = {**demo_policy_settings(policy, args.config), **args.overrides}
     shift_augment = demo_shift_augment(args, task, OBS[obs], "ee_pose")
@@ -128,6 +140,8 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             shift_augment_m=shift_augment,
             num_workers=args.data_workers,
             policy_overrides=policy_settings,
+            val_dataset=str(val_dataset) if val_dataset else None,
+            val_every=args.val_every,
         )
         train(config, resume=last is not None)
     # Timed only when this invocation trained from scratch: a resumed or finished run's total is unknown.
@@ -159,6 +173,8 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "post_success_steps": post_success_steps,
         "recovery_demos": args.recovery_demos,
         "shift_augment_m": shift_augment,
+        "val_demos": args.val_demos,
+        "validation": _validation_rows(run_dir),
         "overrides": args.overrides,
         "policy_settings": policy_settings,  # the recipe's at the time, overrides included
         "train_wall_s": train_s,
@@ -181,6 +197,14 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             )
         },
     }
+
+
+def _validation_rows(run_dir: Path) -> list[dict]:
+    """The run's held-out validations (simreal train's validation.jsonl; [] without --val-demos)."""
+    from simreal.train import VALIDATION_LOG
+
+    log = run_dir / VALIDATION_LOG
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
 
 
 def main() -> None:
@@ -232,6 +256,16 @@ def main() -> None:
         help="fraction of recovery demos in the dataset (collect --recovery-demos; pick_place only)",
     )
     parser.add_argument(
+        "--val-demos",
+        type=int,
+        default=0,
+        help="also collect this many held-out demos (other episode seeds) and log the training's loss and "
+        "planned-action error on them next to the same on training windows (default 0: none)",
+    )
+    parser.add_argument(
+        "--val-every", type=int, default=0, help="steps between validations (default: at every checkpoint)"
+    )
+    parser.add_argument(
         "--tag", default="", help="suffix of the cells' run folders and result keys (e.g. a config name)"
     )
     parser.add_argument(
@@ -261,6 +295,8 @@ def main() -> None:
         if args.task not in (None, [meta["task"]]):
             parser.error(f"--dataset holds {meta['task']} demos, not {', '.join(args.task)}")
         args.task, args.demos = [meta["task"]], len(meta["episodes"])
+        if args.val_demos:
+            parser.error("--val-demos collects the task's held-out demos; it does not apply to --dataset")
     results = read_results(out)
     for task in args.task or TASKS:
         for policy in args.policy or POLICIES:

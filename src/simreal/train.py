@@ -43,8 +43,10 @@ from simreal.training.parallel import (
     restore_rank_rng_state,
 )
 from simreal.training.policy_factory import PolicyBundle, build_policy
+from simreal.training.validation import Validator, check_validation_dataset
 
 RANK_SEED_STRIDE = 7919  # rank r of a data-parallel run draws its noise from seed + r * stride
+VALIDATION_LOG = "validation.jsonl"  # one JSON row per validation: step and the Validator's measures
 
 
 @dataclass
@@ -61,6 +63,7 @@ class TrainResult:
     step_update_s: list[float] = field(default_factory=list)  # per step: forward/backward/optimiser
     wall_s: float = 0.0
     evaluations: list[dict[str, Any]] = field(default_factory=list)
+    validations: list[dict[str, float]] = field(default_factory=list)  # one per validation in this call
 
 
 def resolve_device(name: str) -> torch.device:
@@ -138,6 +141,7 @@ def _train_process(
         run_dir.mkdir(parents=True, exist_ok=True)
         config.save(run_dir)
     windows = TrainingWindows(dataset, obs_keys, bundle.obs_deltas, bundle.action_deltas)
+    validator = _make_validator(config, dataset, windows, keys, sidecar, bundle) if rank.main else None
     loader = make_batch_loader(
         windows,
         batch_size=config.batch_size,
@@ -185,6 +189,14 @@ def _train_process(
                 metrics.scalars(step, {"eval/success_rate": summary["success_rate"]})
                 result.evaluations.append(summary)
                 metrics.mark()
+            if validator is not None and (step % config.validate_every == 0 or step == config.steps):
+                values = _validate(validator, bundle, state, params)
+                metrics.scalars(step, values)
+                row = {"step": step, **values}
+                with open(run_dir / VALIDATION_LOG, "a") as log:
+                    log.write(json.dumps(row) + "\n")
+                result.validations.append(row)
+                metrics.mark()
     finally:
         torch.set_num_threads(default_threads)
         metrics.close()
@@ -211,6 +223,38 @@ def _update(
     state.scheduler.step()
     state.ema.step(params)
     return mean_loss
+
+
+def _make_validator(
+    config: TrainConfig, dataset, windows: TrainingWindows, keys: list[str], sidecar: dict | None, bundle
+) -> Validator | None:
+    """The held-out validation `config.val_dataset` asks for (None without one)."""
+    if not config.val_dataset:
+        return None
+    val_dataset = open_dataset(config.val_dataset)
+    val_sidecar = (
+        read_simreal_meta(config.val_dataset) if sidecar_file(config.val_dataset).is_file() else None
+    )
+    check_validation_dataset(
+        dataset,
+        val_dataset,
+        keys,
+        used_seeds(sidecar) if sidecar else set(),
+        used_seeds(val_sidecar) if val_sidecar else set(),
+    )
+    val_windows = TrainingWindows(val_dataset, windows.obs_keys, bundle.obs_deltas, bundle.action_deltas)
+    action_names = dataset.meta.features[ACTION].get("names")
+    return Validator(windows, val_windows, action_names, config.val_windows, config.batch_size)
+
+
+def _validate(validator: Validator, bundle: PolicyBundle, state: TrainingState, params: list) -> dict:
+    """The validator's measures of the EMA weights (the ones evaluated and deployed)."""
+    state.ema.store(params)
+    state.ema.copy_to(params)
+    try:
+        return validator(bundle)
+    finally:
+        state.ema.restore(params)
 
 
 def _evaluate_in_training(
@@ -338,6 +382,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--eval-episodes", type=int, default=10, help="episodes per periodic evaluation (default 10)"
     )
     parser.add_argument(
+        "--val-dataset",
+        help="a dataset of held-out demos (same features, other episode seeds): every --val-every steps "
+        "the EMA policy's loss and planned-action error on it and on as many training windows go to "
+        "TensorBoard (val/) and RUN/validation.jsonl, to show over-fitting",
+    )
+    parser.add_argument(
+        "--val-every",
+        type=int,
+        default=0,
+        help="steps between validations (default: at every checkpoint)",
+    )
+    parser.add_argument(
+        "--val-windows",
+        type=int,
+        default=256,
+        help="windows per validation set, evenly spaced over each dataset (default 256)",
+    )
+    parser.add_argument(
         "--set",
         action="extend",
         nargs="+",
@@ -402,6 +464,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         save_every=args.save_every,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
+        val_dataset=args.val_dataset,
+        val_every=args.val_every,
+        val_windows=args.val_windows,
         policy_overrides=_overrides(args.set),
     )
 
@@ -413,6 +478,13 @@ def run(args: argparse.Namespace) -> int:
         f"{result.samples_per_s:.0f} samples/s, {100 * result.data_wait_fraction:.0f}% waiting for data; "
         f"checkpoint {result.checkpoint}"
     )
+    if result.validations:
+        last = result.validations[-1]
+        print(
+            f"  held-out demos at step {last['step']}: loss {last['val/loss']:.4f} "
+            f"(training windows {last['val/train_loss']:.4f}), action error {last['val/action_error']:.4f} "
+            f"(training windows {last['val/train_action_error']:.4f})"
+        )
     for summary in result.evaluations:
         print(
             f"  step {summary['step']}: success {summary['success_rate']:.2f} "

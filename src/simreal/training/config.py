@@ -66,6 +66,10 @@ class TrainConfig:
     log_every: int = 10
     eval_every: int = 0
     eval_episodes: int = 10
+    # held-out validation (training.validation): a dataset of other demos, 0 = at every checkpoint
+    val_dataset: str | None = None
+    val_every: int = 0
+    val_windows: int = 256
     policy_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -86,6 +90,13 @@ class TrainConfig:
             raise UserError(f"--threads must be >= 0 (0: torch's default), got {self.threads}")
         if self.shift_augment_m < 0:
             raise UserError(f"--shift-augment must be >= 0 m (0: off), got {self.shift_augment_m}")
+        if self.val_every < 0 or self.val_windows < 1:
+            raise UserError(
+                f"--val-every must be >= 0 and --val-windows >= 1, "
+                f"got {self.val_every} and {self.val_windows}"
+            )
+        if self.val_dataset and self.policy == "lerobot_diffusion":
+            raise UserError("--val-dataset validates simreal's heads (diffusion, meanflow, streaming) only")
         self.obs = tuple(self.obs)
         self.betas = tuple(self.betas)
 
@@ -98,6 +109,11 @@ class TrainConfig:
     def checkpoint_every(self) -> int:
         """Steps between checkpoints (the last step is always saved)."""
         return self.save_every if self.save_every > 0 else max(self.steps // 4, 1)
+
+    @property
+    def validate_every(self) -> int:
+        """Steps between validations (the last step is always validated)."""
+        return self.val_every if self.val_every > 0 else self.checkpoint_every
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
