@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.utils.random_utils import set_seed
 from lerobot.utils.utils import cycle
 
@@ -142,6 +143,8 @@ def _train_process(
         config.save(run_dir)
     windows = TrainingWindows(dataset, obs_keys, bundle.obs_deltas, bundle.action_deltas)
     validator = _make_validator(config, dataset, windows, keys, sidecar, bundle) if rank.main else None
+    if validator is not None:
+        _forget_validations_after(run_dir / VALIDATION_LOG, step)
     loader = make_batch_loader(
         windows,
         batch_size=config.batch_size,
@@ -226,7 +229,12 @@ def _update(
 
 
 def _make_validator(
-    config: TrainConfig, dataset, windows: TrainingWindows, keys: list[str], sidecar: dict | None, bundle
+    config: TrainConfig,
+    dataset: LeRobotDataset,
+    windows: TrainingWindows,
+    keys: list[str],
+    sidecar: dict | None,
+    bundle: PolicyBundle,
 ) -> Validator | None:
     """The held-out validation `config.val_dataset` asks for (None without one)."""
     if not config.val_dataset:
@@ -245,6 +253,13 @@ def _make_validator(
     val_windows = TrainingWindows(val_dataset, windows.obs_keys, bundle.obs_deltas, bundle.action_deltas)
     action_names = dataset.meta.features[ACTION].get("names")
     return Validator(windows, val_windows, action_names, config.val_windows, config.batch_size)
+
+
+def _forget_validations_after(log: Path, step: int) -> None:
+    """Drop the rows a resumed run will write again (validated after its last checkpoint)."""
+    if log.is_file():
+        rows = [line for line in log.read_text().splitlines() if json.loads(line)["step"] <= step]
+        log.write_text("".join(f"{row}\n" for row in rows))
 
 
 def _validate(validator: Validator, bundle: PolicyBundle, state: TrainingState, params: list) -> dict:

@@ -1,6 +1,7 @@
 """Held-out validation in training: its log, its pairing of held-out and training windows, refusals."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -143,3 +144,28 @@ def test_a_run_learns_the_same_with_or_without_validation(
     plain = train(config(synthetic_pointcloud_dataset, tmp_path / "b", None))
     assert validated.validations and not plain.validations
     assert validated.losses == plain.losses
+
+
+def test_a_resumed_run_validates_each_step_once(
+    synthetic_pointcloud_dataset, held_out_pointcloud_dataset, tmp_path
+):
+    """A run that stopped after validating past its last checkpoint logs those steps again on resume,
+    once: the rows after the checkpoint are dropped first."""
+    first = config(
+        synthetic_pointcloud_dataset, tmp_path, held_out_pointcloud_dataset, val_every=1, save_every=2
+    )
+    train(first)
+    log = tmp_path / "validation.jsonl"
+    lines = log.read_text().splitlines()
+    shutil.rmtree(tmp_path / "checkpoints" / "000004")  # as if it stopped after validating steps 3 and 4
+    (tmp_path / "checkpoints" / "last").unlink()
+    (tmp_path / "checkpoints" / "last").symlink_to("000002")
+    train(
+        config(
+            synthetic_pointcloud_dataset, tmp_path, held_out_pointcloud_dataset, val_every=1, save_every=2
+        ),
+        resume=True,
+    )
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert log.read_text().splitlines()[:2] == lines[:2]

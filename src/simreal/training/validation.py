@@ -108,7 +108,7 @@ class Validator:
         for raw in batches:
             batch = bundle.preprocessor(raw)
             per_sample, _ = policy.forward(batch, reduction="none")
-            losses.append(per_sample.detach().cpu())
+            losses.append(per_sample.cpu())
             policy.reset()  # a fresh plan per batch (the streaming head keeps a buffer between calls)
             planned = policy.plan_actions({k: batch[k] for k in config.input_features})[:, :steps]
             valid = ~raw[f"{ACTION}_is_pad"][:, first : first + steps]
