@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,7 +195,8 @@ def _train_process(
                 result.evaluations.append(summary)
                 metrics.mark()
             if validator is not None and (step % config.validate_every == 0 or step == config.steps):
-                values = _validate(validator, bundle, state, params)
+                with _ema_weights(state, params):
+                    values = validator(bundle)
                 metrics.scalars(step, values)
                 row = {"step": step, **values}
                 with open(run_dir / VALIDATION_LOG, "a") as log:
@@ -262,12 +265,14 @@ def _forget_validations_after(log: Path, step: int) -> None:
         log.write_text("".join(f"{row}\n" for row in rows))
 
 
-def _validate(validator: Validator, bundle: PolicyBundle, state: TrainingState, params: list) -> dict:
-    """The validator's measures of the EMA weights (the ones evaluated and deployed)."""
+@contextmanager
+def _ema_weights(state: TrainingState, params: list) -> Iterator[None]:
+    """The EMA weights (the ones evaluated and deployed) in the policy for the block; the trained
+    weights back after it."""
     state.ema.store(params)
     state.ema.copy_to(params)
     try:
-        return validator(bundle)
+        yield
     finally:
         state.ema.restore(params)
 
@@ -287,20 +292,20 @@ def _evaluate_in_training(
     )
 
     params = [p for p in bundle.policy.parameters() if p.requires_grad]
-    state.ema.store(params)
-    state.ema.copy_to(params)
-    bundle.policy.eval()
-    env = make_task_env(sidecar)
-    try:
-        runner = PolicyRunner(bundle.policy, bundle.preprocessor, bundle.postprocessor)
-        seeds = held_out_seeds(
-            DEFAULT_EVAL_SEED_START, config.eval_episodes, used_seeds(sidecar), skip_demo_seeds=True
-        )
-        camera = (sidecar.get("observation") or {}).get("cameras", ["front"])[0]
-        episodes = [run_episode(env, runner, s, film=camera if i == 0 else None) for i, s in enumerate(seeds)]
-    finally:
-        env.close()
-        state.ema.restore(params)
+    seeds = held_out_seeds(
+        DEFAULT_EVAL_SEED_START, config.eval_episodes, used_seeds(sidecar), skip_demo_seeds=True
+    )
+    camera = (sidecar.get("observation") or {}).get("cameras", ["front"])[0]
+    with _ema_weights(state, params):
+        bundle.policy.eval()
+        env = make_task_env(sidecar)
+        try:
+            runner = PolicyRunner(bundle.policy, bundle.preprocessor, bundle.postprocessor)
+            episodes = [
+                run_episode(env, runner, s, film=camera if i == 0 else None) for i, s in enumerate(seeds)
+            ]
+        finally:
+            env.close()
     out = run_dir / "eval" / f"step_{step:06d}"
     write_video(out.with_suffix(".mp4"), episodes[0].frames, sidecar.get("fps", 20))
     summary = {"step": step, **summarize(episodes)}
