@@ -113,7 +113,7 @@ def _train_process(
     obs_keys = resolve_obs_keys(config.obs, dataset.meta.features)
     keys = [*obs_keys, ACTION]
     features = {k: dataset.meta.features[k] for k in keys}
-    sidecar = read_simreal_meta(config.dataset) if sidecar_file(config.dataset).is_file() else None
+    sidecar = _optional_sidecar(config.dataset)
     shift = None
     if config.shift_augment_m > 0:
         check_task_allows_shift(sidecar.get("task") if sidecar else None)
@@ -231,6 +231,11 @@ def _update(
     return mean_loss
 
 
+def _optional_sidecar(root: str) -> dict | None:
+    """A dataset's meta/simreal.json, or None for a LeRobot dataset simreal did not record."""
+    return read_simreal_meta(root) if sidecar_file(root).is_file() else None
+
+
 def _make_validator(
     config: TrainConfig,
     dataset: LeRobotDataset,
@@ -243,9 +248,7 @@ def _make_validator(
     if not config.val_dataset:
         return None
     val_dataset = open_dataset(config.val_dataset)
-    val_sidecar = (
-        read_simreal_meta(config.val_dataset) if sidecar_file(config.val_dataset).is_file() else None
-    )
+    val_sidecar = _optional_sidecar(config.val_dataset)
     check_validation_dataset(
         dataset,
         val_dataset,
