@@ -160,12 +160,7 @@ def test_a_resumed_run_validates_each_step_once(
     shutil.rmtree(tmp_path / "checkpoints" / "000004")  # as if it stopped after validating steps 3 and 4
     (tmp_path / "checkpoints" / "last").unlink()
     (tmp_path / "checkpoints" / "last").symlink_to("000002")
-    train(
-        config(
-            synthetic_pointcloud_dataset, tmp_path, held_out_pointcloud_dataset, val_every=1, save_every=2
-        ),
-        resume=True,
-    )
+    train(first, resume=True)
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert log.read_text().splitlines()[:2] == lines[:2]
