@@ -131,12 +131,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def demo_dataset(args) -> Path:
-    """pick_place demos (state + --cameras, ee_pose actions), collected or topped up to --demos."""
+    """pick_place demos (state + --cameras, ee_pose actions), collected or topped up to --demos; each
+    count has its own dataset, so that topping one up never changes what another count's runs train on."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig
 
-    path = args.workdir / f"pick_place_{'-'.join(args.cameras)}{args.image_size}_ee_pose"
+    path = args.workdir / f"pick_place_{'-'.join(args.cameras)}{args.image_size}_ee_pose_{args.demos}demos"
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
     if have < args.demos:
         size = (args.image_size, args.image_size)

@@ -50,6 +50,7 @@ OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb"), "env_st
 # it need not read the scene from pixels or points.
 SWEEP_OBS = ("pointcloud", "image")
 VAL_COLLECT_SEED = 1  # collect's --seed of the held-out validation demos (the sweep's own are seed 0)
+DEFAULT_DEMOS = 100
 
 
 def task_dataset(
@@ -67,7 +68,8 @@ def task_dataset(
     state + the object poses and nothing rendered; ee_pose actions, `post_success_steps` expert steps
     after each success, a `recovery_demos` fraction of recovery demos; camera images of `image_size`),
     collected or topped up to `episodes`. The same seeds give the same episodes either way; another
-    `collect_seed` gives other episodes (held-out demos), in their own dataset."""
+    `collect_seed` gives other episodes (held-out demos), and another count than 100 its own copy, each in
+    their own dataset."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig
@@ -78,6 +80,8 @@ def task_dataset(
         path = path.with_name(f"{path.name}_recovery{recovery_demos:g}")
     if image_size != ObservationConfig.image_size and not env_state:  # the default size keeps the old name
         path = path.with_name(f"{path.name}_img{image_size[0]}x{image_size[1]}")
+    if episodes != DEFAULT_DEMOS:  # topping one count up must never change what another count trains on
+        path = path.with_name(f"{path.name}_{episodes}demos")
     if collect_seed:
         path = path.with_name(f"{path.name}_seed{collect_seed}")
     have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
@@ -216,7 +220,9 @@ def main() -> None:
     parser.add_argument(
         "--obs", action="append", choices=tuple(OBS), help="observation(s) (default: pointcloud and image)"
     )
-    parser.add_argument("--demos", type=int, default=100, help="scripted demos per task (default 100)")
+    parser.add_argument(
+        "--demos", type=int, default=DEFAULT_DEMOS, help=f"scripted demos per task (default {DEFAULT_DEMOS})"
+    )
     parser.add_argument(
         "--dataset",
         type=Path,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -262,10 +264,21 @@ def _make_validator(
 
 
 def _forget_validations_after(log: Path, step: int) -> None:
-    """Drop the rows a resumed run will write again (validated after its last checkpoint)."""
+    """Drop the rows a resumed run will write again (validated after its last checkpoint) and a row a
+    crash left half-written; the log is replaced whole, so a crash here loses no row."""
     if log.is_file():
-        rows = [line for line in log.read_text().splitlines() if json.loads(line)["step"] <= step]
-        log.write_text("".join(f"{row}\n" for row in rows))
+        rows = [line for line in log.read_text().splitlines() if _validated_step(line) <= step]
+        partial = log.with_suffix(".jsonl.tmp")
+        partial.write_text("".join(f"{row}\n" for row in rows))
+        os.replace(partial, log)
+
+
+def _validated_step(row: str) -> float:
+    """The step a validation.jsonl row logged; infinity for a half-written row."""
+    try:
+        return json.loads(row)["step"]
+    except json.JSONDecodeError:
+        return math.inf
 
 
 @contextmanager

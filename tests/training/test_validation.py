@@ -157,10 +157,33 @@ def test_a_resumed_run_validates_each_step_once(
     train(first)
     log = tmp_path / "validation.jsonl"
     lines = log.read_text().splitlines()
-    shutil.rmtree(tmp_path / "checkpoints" / "000004")  # as if it stopped after validating steps 3 and 4
-    (tmp_path / "checkpoints" / "last").unlink()
-    (tmp_path / "checkpoints" / "last").symlink_to("000002")
+    _stop_at_step_2(tmp_path)  # as if it stopped after validating steps 3 and 4
     train(first, resume=True)
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert log.read_text().splitlines()[:2] == lines[:2]
+
+
+def test_a_resumed_run_drops_a_half_written_validation(
+    synthetic_pointcloud_dataset, held_out_pointcloud_dataset, tmp_path
+):
+    """A crash while writing a row leaves half a line; the resumed run drops it and logs that step again."""
+    first = config(
+        synthetic_pointcloud_dataset, tmp_path, held_out_pointcloud_dataset, val_every=1, save_every=2
+    )
+    train(first)
+    log = tmp_path / "validation.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text(f"{lines[0]}\n{lines[1]}\n{lines[2][: len(lines[2]) // 2]}")
+    _stop_at_step_2(tmp_path)
+    train(first, resume=True)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert not log.with_suffix(".jsonl.tmp").exists()
+
+
+def _stop_at_step_2(run_dir):
+    """Leave a run of 4 steps (saved every 2) as if it had stopped before saving step 4."""
+    shutil.rmtree(run_dir / "checkpoints" / "000004")
+    (run_dir / "checkpoints" / "last").unlink()
+    (run_dir / "checkpoints" / "last").symlink_to("000002")
