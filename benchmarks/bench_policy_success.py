@@ -68,8 +68,8 @@ def task_dataset(
     state + the object poses and nothing rendered; ee_pose actions, `post_success_steps` expert steps
     after each success, a `recovery_demos` fraction of recovery demos; camera images of `image_size`),
     collected or topped up to `episodes`. The same seeds give the same episodes either way; another
-    `collect_seed` gives other episodes (held-out demos), and another count than 100 its own copy, each in
-    their own dataset."""
+    `collect_seed` gives other episodes (held-out demos) and a count other than the default 100 its own
+    copy, each in a dataset of its own."""
     from simreal.collect import CollectConfig, collect
     from simreal.datasets import read_simreal_meta
     from simreal.sim import ObservationConfig

@@ -146,44 +146,26 @@ def test_a_run_learns_the_same_with_or_without_validation(
     assert validated.losses == plain.losses
 
 
+@pytest.mark.parametrize("crashed_mid_row", [False, True])
 def test_a_resumed_run_validates_each_step_once(
-    synthetic_pointcloud_dataset, held_out_pointcloud_dataset, tmp_path
+    synthetic_pointcloud_dataset, held_out_pointcloud_dataset, tmp_path, crashed_mid_row
 ):
     """A run that stopped after validating past its last checkpoint logs those steps again on resume,
-    once: the rows after the checkpoint are dropped first."""
+    once: the rows after the checkpoint are dropped first, and so is half a row left by a crash while
+    writing it."""
     first = config(
         synthetic_pointcloud_dataset, tmp_path, held_out_pointcloud_dataset, val_every=1, save_every=2
     )
     train(first)
     log = tmp_path / "validation.jsonl"
     lines = log.read_text().splitlines()
-    _stop_at_step_2(tmp_path)  # as if it stopped after validating steps 3 and 4
+    if crashed_mid_row:  # the crash came while it wrote step 3's row
+        log.write_text(f"{lines[0]}\n{lines[1]}\n{lines[2][: len(lines[2]) // 2]}")
+    shutil.rmtree(tmp_path / "checkpoints" / "000004")  # as if it stopped after validating steps 3 and 4
+    (tmp_path / "checkpoints" / "last").unlink()
+    (tmp_path / "checkpoints" / "last").symlink_to("000002")
     train(first, resume=True)
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert log.read_text().splitlines()[:2] == lines[:2]
-
-
-def test_a_resumed_run_drops_a_half_written_validation(
-    synthetic_pointcloud_dataset, held_out_pointcloud_dataset, tmp_path
-):
-    """A crash while writing a row leaves half a line; the resumed run drops it and logs that step again."""
-    first = config(
-        synthetic_pointcloud_dataset, tmp_path, held_out_pointcloud_dataset, val_every=1, save_every=2
-    )
-    train(first)
-    log = tmp_path / "validation.jsonl"
-    lines = log.read_text().splitlines()
-    log.write_text(f"{lines[0]}\n{lines[1]}\n{lines[2][: len(lines[2]) // 2]}")
-    _stop_at_step_2(tmp_path)
-    train(first, resume=True)
-    rows = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert not log.with_suffix(".jsonl.tmp").exists()
-
-
-def _stop_at_step_2(run_dir):
-    """Leave a run of 4 steps (saved every 2) as if it had stopped before saving step 4."""
-    shutil.rmtree(run_dir / "checkpoints" / "000004")
-    (run_dir / "checkpoints" / "last").unlink()
-    (run_dir / "checkpoints" / "last").symlink_to("000002")
