@@ -133,18 +133,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def demo_dataset(args) -> Path:
     """pick_place demos (state + --cameras, ee_pose actions), collected or topped up to --demos; each
     count has its own dataset, so that topping one up never changes what another count's runs train on."""
-    from simreal.collect import CollectConfig, collect
-    from simreal.datasets import read_simreal_meta
+    from simreal.collect import CollectConfig, collect_up_to
     from simreal.sim import ObservationConfig
 
     path = args.workdir / f"pick_place_{'-'.join(args.cameras)}{args.image_size}_ee_pose_{args.demos}demos"
-    have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
-    if have < args.demos:
-        size = (args.image_size, args.image_size)
-        obs = ObservationConfig(cameras=args.cameras, pointcloud=False, image_size=size)
-        collect(
-            CollectConfig("pick_place", args.demos - have, path, obs, controller="ee_pose", resume=have > 0)
-        )
+    size = (args.image_size, args.image_size)
+    obs = ObservationConfig(cameras=args.cameras, pointcloud=False, image_size=size)
+    collect_up_to(CollectConfig("pick_place", args.demos, path, obs, controller="ee_pose"))
     return path
 
 

@@ -70,8 +70,7 @@ def task_dataset(
     collected or topped up to `episodes`. The same seeds give the same episodes either way; another
     `collect_seed` gives other episodes (held-out demos) and a count other than the default 100 its own
     copy, each in a dataset of its own."""
-    from simreal.collect import CollectConfig, collect
-    from simreal.datasets import read_simreal_meta
+    from simreal.collect import CollectConfig, collect_up_to
     from simreal.sim import ObservationConfig
 
     sensed = "env_state" if env_state else f"{num_points}pts"
@@ -84,22 +83,19 @@ def task_dataset(
         path = path.with_name(f"{path.name}_{episodes}demos")
     if collect_seed:
         path = path.with_name(f"{path.name}_seed{collect_seed}")
-    have = len(read_simreal_meta(path)["episodes"]) if (path / "meta" / "simreal.json").is_file() else 0
-    if have < episodes:
-        items = "state,env_state" if env_state else f"state,rgb,pointcloud,color,points={num_points}"
-        obs = dataclasses.replace(ObservationConfig.parse(items), image_size=image_size).validated()
-        config = CollectConfig(
-            task,
-            episodes - have,
-            path,
-            obs,
-            controller="ee_pose",
-            resume=have > 0,
-            post_success_steps=post_success_steps,
-            recovery_demos=recovery_demos,
-            seed=collect_seed,
-        )
-        collect(config)
+    items = "state,env_state" if env_state else f"state,rgb,pointcloud,color,points={num_points}"
+    obs = dataclasses.replace(ObservationConfig.parse(items), image_size=image_size).validated()
+    config = CollectConfig(
+        task,
+        episodes,
+        path,
+        obs,
+        controller="ee_pose",
+        post_success_steps=post_success_steps,
+        recovery_demos=recovery_demos,
+        seed=collect_seed,
+    )
+    collect_up_to(config)
     return path
 
 

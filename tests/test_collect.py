@@ -121,6 +121,22 @@ def test_workers_write_the_dataset_one_process_writes(tmp_path):
                 np.testing.assert_array_equal(one[key], two[key], err_msg=f"{name}: {key}")
 
 
+def test_collect_up_to_tops_a_dataset_up_to_what_one_run_saves(tmp_path):
+    """Topping up 2 episodes to 3 saves the episodes one run of 3 saves; at 3 nothing is collected."""
+    from simreal.collect import CollectConfig, collect_up_to
+    from simreal.sim import ObservationConfig
+
+    def config(episodes, out):
+        return CollectConfig("pick_place", episodes, out, ObservationConfig.parse("state"), seed=3)
+
+    assert collect_up_to(config(2, tmp_path / "topped"), progress=False).saved == 2
+    assert collect_up_to(config(3, tmp_path / "topped"), progress=False).saved == 1
+    assert collect_up_to(config(3, tmp_path / "topped"), progress=False) is None
+    collect_up_to(config(3, tmp_path / "once"), progress=False)
+    topped, once = (read_simreal_meta(tmp_path / name)["episodes"] for name in ("topped", "once"))
+    assert topped == once and len(once) == 3
+
+
 def test_a_human_expert_is_one_worker(tmp_path, capsys):
     out = tmp_path / "teleop"
     argv = ["collect", "--expert", "keyboard", "--obs", "state", "--workers", "2", "--out", str(out)]

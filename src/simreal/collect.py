@@ -134,6 +134,19 @@ def collect(
         env.close()
 
 
+def collect_up_to(cfg: CollectConfig, progress: bool = True) -> CollectResult | None:
+    """Collect into `cfg.out` until it holds `cfg.episodes` episodes, appending to a shorter dataset
+    (its seeds continue, so the episodes are those one run of `cfg.episodes` would save); None when it
+    already holds that many."""
+    from simreal.datasets import read_simreal_meta
+    from simreal.datasets.sidecar import sidecar_file
+
+    have = len(read_simreal_meta(cfg.out)["episodes"]) if sidecar_file(cfg.out).is_file() else 0
+    if have >= cfg.episodes:
+        return None
+    return collect(dataclasses.replace(cfg, episodes=cfg.episodes - have, resume=have > 0), progress)
+
+
 def _episode_loop(cfg, env, recorder, stop, human, noise, seen_seeds, progress, on_episode) -> CollectResult:
     attempt = len(recorder.meta["episodes"]) + len(recorder.meta["discarded_seeds"])
     max_attempts = cfg.max_attempts or 3 * cfg.episodes + 10
