@@ -1,7 +1,6 @@
 """Receding-horizon action schedule and latest-at-or-before observation alignment (no ROS)."""
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -108,55 +107,73 @@ class CountingRunner:
         pass
 
 
+class SimulatedClock:
+    """Time that moves only when the worker sleeps on it, a millisecond tick at a time; each tick calls
+    ``on_tick(now)`` (the sensor). Inference takes no time on it, so the schedule's logic is tested
+    apart from how busy the machine is."""
+
+    tick = 0.001
+
+    def __init__(self, on_tick):
+        self.on_tick, self.ticks = on_tick, 0
+        self._moved = threading.Condition()
+
+    def __call__(self) -> float:
+        return self.ticks * self.tick
+
+    def sleep(self, seconds: float) -> None:
+        for _ in range(max(1, round(seconds / self.tick))):
+            self.ticks += 1
+            self.on_tick(self())
+        with self._moved:
+            self._moved.notify_all()
+
+    def wait_until(self, t: float) -> None:
+        """Block the test's thread (on the wall clock) until the worker has slept past ``t``."""
+        with self._moved:
+            assert self._moved.wait_for(lambda: self() >= t, timeout=30), f"simulated time stuck at {self()}"
+
+
+def state_aligner(max_age: float) -> ObservationAligner:
+    source = {"topic": "/s", "type": "sensor_msgs/JointState", "joints": ["a"]}
+    return ObservationAligner(
+        ObservationSpec.from_dict({"max_age": max_age, "features": {"observation.state": source}})
+    )
+
+
+def run_worker(runner, aligner, clock, replan_horizon: float, until: float) -> ActionSchedule:
+    """Run an InferenceWorker on `clock` until simulated time `until`; its schedule."""
+    schedule = ActionSchedule(policy_dt=1 / runner.fps)
+    worker = InferenceWorker(
+        runner, aligner, schedule, clock, replan_horizon=replan_horizon, poll=0.001, sleep=clock.sleep
+    )
+    worker.enable(True)
+    clock.wait_until(until)
+    worker.close()
+    return schedule
+
+
 @pytest.mark.parametrize("replan_horizon, executed", [(0.0, 5), (0.04, 3)])
 def test_worker_replans_when_the_chunk_is_used_up(replan_horizon, executed):
     """With replan_horizon 0 every chunk runs all its actions (5 at 50 Hz: due 0.02 ... 0.1 s after its
     observation) before the next observation, as in training; a horizon of 2 periods re-plans after 3."""
-    start = time.monotonic()
-    clock = lambda: time.monotonic() - start  # noqa: E731
-    source = {"topic": "/s", "type": "sensor_msgs/JointState", "joints": ["a"]}
-    spec = ObservationSpec.from_dict({"max_age": 0.5, "features": {"observation.state": source}})
-    aligner = ObservationAligner(spec)
-    done = threading.Event()
-
-    def publish():  # a 1 kHz sensor
-        while not done.is_set():
-            now = clock()
-            aligner.push("observation.state", 0, now, np.array([now]))  # the value is its stamp
-            time.sleep(0.001)
-
-    publisher = threading.Thread(target=publish, daemon=True)
-    publisher.start()
+    aligner = state_aligner(max_age=0.5)
+    clock = SimulatedClock(lambda now: aligner.push("observation.state", 0, now, np.array([now])))  # 1 kHz
     runner = CountingRunner()
-    schedule = ActionSchedule(policy_dt=1 / runner.fps)
-    worker = InferenceWorker(runner, aligner, schedule, clock, replan_horizon=replan_horizon, poll=0.001)
-    worker.enable(True)
-    time.sleep(0.8)
-    worker.close()
-    done.set()
-    publisher.join()
-    gaps = np.diff(runner.calls)  # between the observations of consecutive chunks
-    period = 1 / runner.fps
-    assert len(gaps) >= 4 and schedule.dropped == 0
-    assert gaps.min() > (executed - 1) * period  # never re-planned before `executed` actions were due
-    assert np.median(gaps) < (executed + 1) * period
+    schedule = run_worker(runner, aligner, clock, replan_horizon, until=0.8)
+    gaps = np.diff(runner.calls)  # between the observations of consecutive chunks (the value is its stamp)
+    assert len(gaps) >= 6 and schedule.dropped == 0
+    np.testing.assert_allclose(gaps, executed / runner.fps, atol=1.5 * clock.tick)
 
 
 def test_worker_waits_for_a_newer_observation_when_the_sensor_stalls():
     """One observation, then silence (within max_age): one chunk from it, not a re-plan loop on it."""
-    start = time.monotonic()
-    clock = lambda: time.monotonic() - start  # noqa: E731
-    source = {"topic": "/s", "type": "sensor_msgs/JointState", "joints": ["a"]}
-    aligner = ObservationAligner(
-        ObservationSpec.from_dict({"max_age": 1.0, "features": {"observation.state": source}})
+    aligner = state_aligner(max_age=1.0)
+    aligner.push("observation.state", 0, 0.0, np.array([0.0]))
+    # the chunk's 5 actions are used up after 0.1 s; the sensor speaks again at 0.4 s
+    clock = SimulatedClock(
+        lambda now: now == 0.4 and aligner.push("observation.state", 0, now, np.array([1.0]))
     )
-    aligner.push("observation.state", 0, clock(), np.array([0.0]))
     runner = CountingRunner()
-    schedule = ActionSchedule(policy_dt=1 / runner.fps)
-    worker = InferenceWorker(runner, aligner, schedule, clock, replan_horizon=0.0, poll=0.001)
-    worker.enable(True)
-    time.sleep(0.4)  # the chunk's 5 actions are used up after 0.1 s
-    aligner.push("observation.state", 0, clock(), np.array([1.0]))
-    time.sleep(0.1)
-    worker.close()
-    assert len(runner.calls) == 2 and schedule.dropped == 0, (runner.calls, schedule.dropped)
+    schedule = run_worker(runner, aligner, clock, replan_horizon=0.0, until=0.5)
+    assert runner.calls == [0.0, 1.0] and schedule.dropped == 0, (runner.calls, schedule.dropped)

@@ -51,8 +51,10 @@ class InferenceWorker:
         poll: float = 0.002,
         priority: int = 0,
         converter: ChunkConverter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.runner, self.aligner, self.schedule, self.clock = runner, aligner, schedule, clock
+        self.sleep = sleep  # waits on `clock`'s time base (a simulated clock's own sleep in tests)
         self.replan_horizon, self.poll, self.priority = replan_horizon, poll, priority
         self.converter = converter
         self.latencies = deque(maxlen=1000)  # s, most recent inference calls
@@ -103,7 +105,7 @@ class InferenceWorker:
         self.last_error = error
         if log_it:
             log.exception(error)
-        time.sleep(pause)
+        self.sleep(pause)
 
     def _loop(self) -> None:
         set_thread_priority(self.priority)  # > 0 only when the policy runs in another process
@@ -112,7 +114,7 @@ class InferenceWorker:
                 continue
             now = self.clock()
             if self.schedule.horizon(now) > self.replan_horizon:
-                time.sleep(self.poll)
+                self.sleep(self.poll)
                 continue
             try:
                 obs, obs_time = self._observe(now)
@@ -120,7 +122,7 @@ class InferenceWorker:
                 self._skip_round("stale_observation", str(exc), self.poll)
                 continue
             if obs_time <= self._planned_from:
-                time.sleep(self.poll)
+                self.sleep(self.poll)
                 continue
             self._planned_from = obs_time
             start = time.perf_counter()
