@@ -172,7 +172,7 @@ def test_worker_waits_for_a_newer_observation_when_the_sensor_stalls():
     aligner.push("observation.state", 0, 0.0, np.array([0.0]))
     # the chunk's 5 actions are used up after 0.1 s; the sensor speaks again at 0.4 s
     clock = SimulatedClock(
-        lambda now: now == 0.4 and aligner.push("observation.state", 0, now, np.array([1.0]))
+        lambda now: round(now, 6) == 0.4 and aligner.push("observation.state", 0, now, np.array([1.0]))
     )
     runner = CountingRunner()
     schedule = run_worker(runner, aligner, clock, replan_horizon=0.0, until=0.5)

@@ -54,7 +54,7 @@ class InferenceWorker:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.runner, self.aligner, self.schedule, self.clock = runner, aligner, schedule, clock
-        self.sleep = sleep  # waits on `clock`'s time base (a simulated clock's own sleep in tests)
+        self.sleep = sleep  # the wait between polls: wall time, even on sim time; a test's clock moves here
         self.replan_horizon, self.poll, self.priority = replan_horizon, poll, priority
         self.converter = converter
         self.latencies = deque(maxlen=1000)  # s, most recent inference calls
