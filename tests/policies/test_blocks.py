@@ -32,6 +32,11 @@ def test_horizon_must_fit_the_downsampling(tiny_dataset):
         make_config("diffusion", tiny_dataset.meta.features, down_dims=(16, 32, 64), horizon=10)
 
 
+def test_image_backbone_stages_must_be_one_of_resnet18s_four(tiny_dataset):
+    with pytest.raises(UserError, match="image_backbone_stages must be 1, 2, 3 or 4, got 5"):
+        make_config("diffusion", tiny_dataset.meta.features, image_backbone_stages=5)
+
+
 def test_point_cloud_encoder_is_order_invariant_and_takes_colour():
     torch.manual_seed(0)
     points = torch.randn(2, 50, 3)
@@ -88,6 +93,21 @@ def test_image_encoder_trains_channels_last_with_the_same_output_and_default_lay
     trained.square().sum().backward()
     # default-layout gradients: the parallel trainer flattens and views them back (parallel.average_gradients)
     assert all(p.grad.is_contiguous() for p in enc.parameters())
+
+
+def test_image_encoder_with_three_backbone_stages_keeps_a_finer_feature_map_and_the_stage_names():
+    deep = ImageEncoder((3, 96, 96), crop_ratio=1.0, num_keypoints=8, out_dim=16)
+    shallow = ImageEncoder((3, 96, 96), crop_ratio=1.0, num_keypoints=8, out_dim=16, backbone_stages=3)
+    images = torch.rand(2, 3, 96, 96)
+    assert deep.backbone(images).shape == (2, 512, 3, 3)
+    assert shallow.backbone(images).shape == (2, 256, 6, 6)
+    assert shallow.eval()(images).shape == (2, 16)
+    # the shallow backbone's weights are the deep one's first stages under the same names, so
+    # checkpoints saved before the option existed load into the default (4-stage) encoder unchanged
+    deep_names = set(deep.backbone.state_dict())
+    shallow_names = set(shallow.backbone.state_dict())
+    assert shallow_names < deep_names
+    assert all(name.split(".")[0] != "7" for name in shallow_names)
 
 
 def test_observation_history_repeats_the_first_step_then_rolls():

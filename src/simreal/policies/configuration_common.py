@@ -53,6 +53,10 @@ class SimrealPolicyConfig(PreTrainedConfig):
     obs_embed_dim: int = 64
     image_crop_ratio: float = 0.9
     spatial_softmax_num_keypoints: int = 32
+    # ResNet-18 stages kept before the spatial softmax (1-4). 4 is Diffusion Policy's backbone, whose
+    # 32x downsampling leaves a 3x3 feature map on a 96x96 image; 3 keeps a 6x6 map at 256 channels
+    # and drops about a quarter of the backbone's compute.
+    image_backbone_stages: int = 4
 
     # U-Net.
     down_dims: tuple[int, ...] = UNET_PRESETS["paper"]
@@ -103,6 +107,8 @@ class SimrealPolicyConfig(PreTrainedConfig):
             )
         if not 0 < self.image_crop_ratio <= 1:
             raise UserError(f"image_crop_ratio must be in (0, 1], got {self.image_crop_ratio}")
+        if self.image_backbone_stages not in (1, 2, 3, 4):
+            raise UserError(f"image_backbone_stages must be 1, 2, 3 or 4, got {self.image_backbone_stages}")
 
     @property
     def observation_delta_indices(self) -> list[int]:

@@ -60,9 +60,10 @@ class SpatialSoftmax(nn.Module):
         return attention @ self.grid
 
 
-def _group_norm_resnet18(in_channels: int) -> nn.Module:
+def _group_norm_resnet18(in_channels: int, stages: int = 4) -> nn.Module:
     """ResNet-18 from scratch (no downloaded weights) with BatchNorm replaced by GroupNorm, as in
-    Diffusion Policy (BatchNorm statistics break with EMA and small batches)."""
+    Diffusion Policy (BatchNorm statistics break with EMA and small batches), up to its `stages`-th
+    residual stage (layer1-layer4)."""
     net = torchvision.models.resnet18(weights=None)
     if in_channels != 3:
         net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -75,7 +76,8 @@ def _group_norm_resnet18(in_channels: int) -> nn.Module:
                 swap(child)
 
     swap(net)
-    return nn.Sequential(*list(net.children())[:-2])  # drop avgpool and fc
+    stem = [net.conv1, net.bn1, net.relu, net.maxpool]
+    return nn.Sequential(*stem, *[net.get_submodule(f"layer{i}") for i in range(1, stages + 1)])
 
 
 class ImageEncoder(nn.Module):
@@ -94,12 +96,13 @@ class ImageEncoder(nn.Module):
         num_keypoints: int,
         out_dim: int,
         mixed_precision: bool = False,
+        backbone_stages: int = 4,
     ):
         super().__init__()
         self.mixed_precision = mixed_precision
         channels, height, width = image_shape
         self.crop = (max(1, round(height * crop_ratio)), max(1, round(width * crop_ratio)))
-        self.backbone = _group_norm_resnet18(channels)
+        self.backbone = _group_norm_resnet18(channels, backbone_stages)
         with torch.no_grad():
             fmap = self.backbone(torch.zeros(1, channels, *self.crop))
         self.keypoints = SpatialSoftmax(fmap.shape[1], fmap.shape[2], fmap.shape[3], num_keypoints)
@@ -142,6 +145,7 @@ class ObservationEncoder(nn.Module):
         crop_ratio: float = 0.9,
         num_keypoints: int = 32,
         mixed_precision: bool = False,
+        backbone_stages: int = 4,
     ):
         super().__init__()
         self.keys = sorted(input_features)
@@ -149,7 +153,7 @@ class ObservationEncoder(nn.Module):
         for key in self.keys:
             ft = input_features[key]
             self.encoders[_module_name(key)] = make_feature_encoder(
-                key, ft, embed_dim, crop_ratio, num_keypoints, mixed_precision
+                key, ft, embed_dim, crop_ratio, num_keypoints, mixed_precision, backbone_stages
             )
         self.out_dim = n_obs_steps * embed_dim * len(self.keys)
 
@@ -180,10 +184,13 @@ def make_feature_encoder(
     crop_ratio: float,
     num_keypoints: int,
     mixed_precision: bool = False,
+    backbone_stages: int = 4,
 ) -> nn.Module:
     kind = encoder_kind(key, feature)
     if kind == "image":
-        return ImageEncoder(tuple(feature.shape), crop_ratio, num_keypoints, embed_dim, mixed_precision)
+        return ImageEncoder(
+            tuple(feature.shape), crop_ratio, num_keypoints, embed_dim, mixed_precision, backbone_stages
+        )
     if kind == "pointcloud":
         return PointCloudEncoder(feature.shape[-1], embed_dim)
     if kind == "state":

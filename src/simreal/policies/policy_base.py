@@ -52,6 +52,7 @@ class SimrealPolicy(PreTrainedPolicy):
             config.image_crop_ratio,
             config.spatial_softmax_num_keypoints,
             mixed_precision=config.use_amp,
+            backbone_stages=config.image_backbone_stages,
         )
         self.unet = ConditionalUnet1D(
             self.action_dim,
