@@ -12,7 +12,8 @@ its scene shift of up to 4 cm (pick_place and peg_insert point-cloud cells, from
 settings it ran (`policy_settings`, from 2026-12-05, and `shift_augment_m`).
 --dataset trains on a given dataset instead (e.g. a make demo run's, to A/B a recipe change on the
 demo's own data). --obs env_state is a diagnostic outside the sweep: the same seeds' demos recorded with
-the simulator's object poses instead of rendered observations (--num-points does not apply).
+the simulator's object poses instead of rendered observations (--num-points does not apply); --obs
+wrist_image another: the image cells' demos with the state and the wrist camera only.
 
 A long sweep, built to run one cell at a time and to pick up where it stopped: the dataset of a task
 is collected once (topped up if short), a cell's training resumes from its last checkpoint, and a
@@ -45,10 +46,17 @@ from simreal.demo import (
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ("push_t", "pick_place", "peg_insert")
 POLICIES = ("diffusion", "meanflow", "streaming")
-OBS = {"pointcloud": ("state", "pointcloud"), "image": ("state", "rgb"), "env_state": ("state", "env_state")}
+OBS = {
+    "pointcloud": ("state", "pointcloud"),
+    "image": ("state", "rgb"),
+    "wrist_image": ("state", "wrist"),
+    "env_state": ("state", "env_state"),
+}
 # The issue's sweep; env_state (the simulator's object poses) is a diagnostic: how far a head gets when
-# it need not read the scene from pixels or points.
+# it need not read the scene from pixels or points; wrist_image another: the image recipe without the
+# front camera.
 SWEEP_OBS = ("pointcloud", "image")
+IMAGE_OBS = ("image", "wrist_image")
 VAL_COLLECT_SEED = 1  # collect's --seed of the held-out validation demos (the sweep's own are seed 0)
 DEFAULT_DEMOS = 100
 
@@ -169,7 +177,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
         "lr": args.lr,
         "num_points": None if obs == "env_state" else args.num_points,
         # read from the dataset: a --dataset run's images need not be --image-size's
-        "image_size": read_simreal_meta(dataset)["observation"]["image_size"] if obs == "image" else None,
+        "image_size": read_simreal_meta(dataset)["observation"]["image_size"] if obs in IMAGE_OBS else None,
         "post_success_steps": post_success_steps,
         "recovery_demos": args.recovery_demos,
         "shift_augment_m": shift_augment,
