@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torchvision
 from torch import nn
 
 from simreal.errors import UserError
@@ -102,12 +103,15 @@ def test_image_encoder_with_three_backbone_stages_keeps_a_finer_feature_map_and_
     assert deep.backbone(images).shape == (2, 512, 3, 3)
     assert shallow.backbone(images).shape == (2, 256, 6, 6)
     assert shallow.eval()(images).shape == (2, 16)
-    # the shallow backbone's weights are the deep one's first stages under the same names, so
-    # checkpoints saved before the option existed load into the default (4-stage) encoder unchanged
-    deep_names = set(deep.backbone.state_dict())
-    shallow_names = set(shallow.backbone.state_dict())
-    assert shallow_names < deep_names
-    assert all(name.split(".")[0] != "7" for name in shallow_names)
+    # the default backbone names its weights as the earlier layout (ResNet-18's children without
+    # avgpool and fc) did, so checkpoints saved before the option existed still load; the shallow one's
+    # are the first of those names
+    before = nn.Sequential(*list(torchvision.models.resnet18(weights=None).children())[:-2])
+    deep_names = [(name, p.shape) for name, p in deep.backbone.named_parameters()]
+    shallow_names = [(name, p.shape) for name, p in shallow.backbone.named_parameters()]
+    assert deep_names == [(name, p.shape) for name, p in before.named_parameters()]
+    assert shallow_names == deep_names[: len(shallow_names)]
+    assert not any(name.startswith("7.") for name, _ in shallow_names)
 
 
 def test_observation_history_repeats_the_first_step_then_rolls():
