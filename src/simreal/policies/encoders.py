@@ -76,8 +76,8 @@ def _group_norm_resnet18(in_channels: int, stages: int = 4) -> nn.Module:
                 swap(child)
 
     swap(net)
-    stem = [net.conv1, net.bn1, net.relu, net.maxpool]
-    return nn.Sequential(*stem, *[net.get_submodule(f"layer{i}") for i in range(1, stages + 1)])
+    # children: conv1, bn1, relu, maxpool, layer1-layer4, avgpool, fc
+    return nn.Sequential(*list(net.children())[: 4 + stages])
 
 
 class ImageEncoder(nn.Module):
