@@ -38,6 +38,11 @@ def test_image_backbone_stages_must_be_one_of_resnet18s_four(tiny_dataset):
         make_config("diffusion", tiny_dataset.meta.features, image_backbone_stages=5)
 
 
+def test_state_encoder_must_be_mlp_or_raw(tiny_dataset):
+    with pytest.raises(UserError, match="state_encoder must be 'mlp' or 'raw', got 'linear'"):
+        make_config("diffusion", tiny_dataset.meta.features, state_encoder="linear")
+
+
 def test_point_cloud_encoder_is_order_invariant_and_takes_colour():
     torch.manual_seed(0)
     points = torch.randn(2, 50, 3)

@@ -44,6 +44,21 @@ def test_head_trains_and_infers_with_the_right_shapes(kind, tiny_dataset):
     assert all(a.abs().max() <= cfg.clip_sample_range for a in actions)
 
 
+def test_raw_state_joins_the_condition_as_it_is(tiny_dataset):
+    policy, pre, _ = tiny_policy("diffusion", tiny_dataset, state_encoder="raw")
+    cfg = policy.config
+    batch = training_batch(tiny_dataset, cfg, pre, batch_size=4)
+    state = batch["observation.state"][:, : cfg.n_obs_steps]
+    condition = policy.obs_encoder({k: batch[k][:, : cfg.n_obs_steps] for k in cfg.input_features})
+    # sorted keys: the point cloud's embedding, then the state, at each observation step
+    per_step = condition.view(4, cfg.n_obs_steps, -1)
+    assert per_step.shape[-1] == cfg.obs_embed_dim + state.shape[-1]
+    torch.testing.assert_close(per_step[..., cfg.obs_embed_dim :], state)
+    assert not list(policy.obs_encoder.encoders["observation__state"].parameters())
+    loss, _ = policy.forward(batch)
+    assert torch.isfinite(loss)
+
+
 def _eval_loss(policy, batch, key):
     values = []
     for seed in range(4):

@@ -57,6 +57,9 @@ class SimrealPolicyConfig(PreTrainedConfig):
     # 32x downsampling leaves a 3x3 feature map on a 96x96 image; 3 keeps a 6x6 map at 256 channels
     # and drops about a quarter of the backbone's compute.
     image_backbone_stages: int = 4
+    # "mlp": DP3's state MLP to obs_embed_dim; "raw": the normalized state vector itself joins the
+    # condition, as in Diffusion Policy and LeRobot's diffusion policy.
+    state_encoder: str = "mlp"
 
     # U-Net.
     down_dims: tuple[int, ...] = UNET_PRESETS["paper"]
@@ -109,6 +112,8 @@ class SimrealPolicyConfig(PreTrainedConfig):
             raise UserError(f"image_crop_ratio must be in (0, 1], got {self.image_crop_ratio}")
         if self.image_backbone_stages not in (1, 2, 3, 4):
             raise UserError(f"image_backbone_stages must be 1, 2, 3 or 4, got {self.image_backbone_stages}")
+        if self.state_encoder not in ("mlp", "raw"):
+            raise UserError(f"state_encoder must be 'mlp' or 'raw', got {self.state_encoder!r}")
 
     @property
     def observation_delta_indices(self) -> list[int]:

@@ -1,5 +1,6 @@
-"""Observation encoders: the DP3 point-cloud encoder, a ResNet-18 image encoder, a state MLP, and the
-module that combines them over the observation history into the U-Net's global condition."""
+"""Observation encoders: the DP3 point-cloud encoder, a ResNet-18 image encoder, a state MLP (or the raw
+state), and the module that combines them over the observation history into the U-Net's global
+condition."""
 
 from __future__ import annotations
 
@@ -133,7 +134,9 @@ class ObservationEncoder(nn.Module):
     """Encodes T_o steps of every used observation feature and concatenates them.
 
     Inputs per key are (B, T_o, *feature_shape) (normalized as the processors do); the output is
-    (B, T_o * feature_dim), the global condition of the U-Net. Keys are visited in sorted order so the
+    (B, T_o * feature_dim), the global condition of the U-Net. Each feature is embedded to embed_dim,
+    except state vectors with raw_state, which join the condition as they are (Diffusion Policy's and
+    LeRobot's way; DP3 embeds them with an MLP). Keys are visited in sorted order so the
     layout does not depend on dict order.
     """
 
@@ -146,16 +149,23 @@ class ObservationEncoder(nn.Module):
         num_keypoints: int = 32,
         mixed_precision: bool = False,
         backbone_stages: int = 4,
+        raw_state: bool = False,
     ):
         super().__init__()
         self.keys = sorted(input_features)
         self.encoders = nn.ModuleDict()
+        step_dim = 0
         for key in self.keys:
             ft = input_features[key]
+            if raw_state and encoder_kind(key, ft) == "state":
+                self.encoders[_module_name(key)] = nn.Identity()
+                step_dim += ft.shape[0]
+                continue
             self.encoders[_module_name(key)] = make_feature_encoder(
                 key, ft, embed_dim, crop_ratio, num_keypoints, mixed_precision, backbone_stages
             )
-        self.out_dim = n_obs_steps * embed_dim * len(self.keys)
+            step_dim += embed_dim
+        self.out_dim = n_obs_steps * step_dim
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         features = []

@@ -53,6 +53,7 @@ class SimrealPolicy(PreTrainedPolicy):
             config.spatial_softmax_num_keypoints,
             mixed_precision=config.use_amp,
             backbone_stages=config.image_backbone_stages,
+            raw_state=config.state_encoder == "raw",
         )
         self.unet = ConditionalUnet1D(
             self.action_dim,
