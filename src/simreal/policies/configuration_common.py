@@ -57,8 +57,9 @@ class SimrealPolicyConfig(PreTrainedConfig):
     # 32x downsampling leaves a 3x3 feature map on a 96x96 image; 3 keeps a 6x6 map at 256 channels
     # and drops about a quarter of the backbone's compute.
     image_backbone_stages: int = 4
-    # "mlp": DP3's state MLP to obs_embed_dim; "raw": the normalized state vector itself joins the
-    # condition, as in Diffusion Policy and LeRobot's diffusion policy.
+    # State vectors (the robot's, and an environment state): "mlp" embeds each with DP3's state MLP
+    # to obs_embed_dim; "raw" puts the normalized vector itself into the condition, as Diffusion
+    # Policy and LeRobot's diffusion policy do.
     state_encoder: str = "mlp"
 
     # U-Net.

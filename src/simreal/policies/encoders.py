@@ -158,13 +158,14 @@ class ObservationEncoder(nn.Module):
         for key in self.keys:
             ft = input_features[key]
             if raw_state and encoder_kind(key, ft) == "state":
-                self.encoders[_module_name(key)] = nn.Identity()
-                step_dim += ft.shape[0]
-                continue
-            self.encoders[_module_name(key)] = make_feature_encoder(
-                key, ft, embed_dim, crop_ratio, num_keypoints, mixed_precision, backbone_stages
-            )
-            step_dim += embed_dim
+                encoder, dim = nn.Identity(), ft.shape[0]
+            else:
+                encoder = make_feature_encoder(
+                    key, ft, embed_dim, crop_ratio, num_keypoints, mixed_precision, backbone_stages
+                )
+                dim = embed_dim
+            self.encoders[_module_name(key)] = encoder
+            step_dim += dim
         self.out_dim = n_obs_steps * step_dim
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
