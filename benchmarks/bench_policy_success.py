@@ -150,6 +150,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             policy_overrides=policy_settings,
             val_dataset=str(val_dataset) if val_dataset else None,
             val_every=args.val_every,
+            save_every=args.save_every,
         )
         train(config, resume=last is not None)
     # Timed only when this invocation trained from scratch: a resumed or finished run's total is unknown.
@@ -274,6 +275,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--val-every", type=int, default=0, help="steps between validations (default: at every checkpoint)"
+    )
+    parser.add_argument(
+        "--save-every",
+        type=int,
+        default=0,
+        help="steps between checkpoints (default: a quarter of --steps); a run longer than one sitting "
+        "resumes from its last checkpoint when the same command is run again",
     )
     parser.add_argument(
         "--tag", default="", help="suffix of the cells' run folders and result keys (e.g. a config name)"
