@@ -1,9 +1,9 @@
 """Held-out success of every saved checkpoint of one or more training runs: the learning curve.
 
-A run saves a checkpoint every quarter of its steps (RUN/checkpoints/<step>); each is evaluated on the
-same held-out seeds (`simreal eval`'s defaults: seeds from 100000, skipping the demos' seeds), so the
-rows differ only in training. Results are written after every checkpoint, and a checkpoint already in
-the file is skipped unless --force.
+A run saves a checkpoint every quarter of its steps unless told otherwise (RUN/checkpoints/<step>);
+each (or each of --steps) is evaluated on the same held-out seeds (`simreal eval`'s defaults: seeds from
+100000, skipping the demos' seeds), so the rows differ only in training. Results are written after every
+checkpoint, and a checkpoint already in the file is skipped unless --force.
 
     .venv/bin/python benchmarks/bench_checkpoint_curve.py RUN [RUN ...] --episodes 100 \\
         --out benchmarks/results/pick_place_checkpoint_curve.json
@@ -37,19 +37,33 @@ def main() -> None:
         action="store_true",
         help="leave out each run's final checkpoint (e.g. bench_policy_success evaluated it on these seeds)",
     )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        metavar="STEP",
+        help="evaluate only the checkpoints of these steps (default: every saved one)",
+    )
     parser.add_argument("--force", action="store_true", help="re-evaluate checkpoints already in the file")
     args = parser.parse_args()
+    chosen = {}
     for run in args.runs:
         if not (run / "checkpoints").is_dir():
             parser.error(f"{run} has no checkpoints/ folder: not a simreal training run")
+        saved = checkpoints(run)
+        chosen[run] = saved[:-1] if args.skip_last else saved
+        if args.steps:
+            missing = sorted(set(args.steps) - {int(p.name) for p in chosen[run]})
+            if missing:
+                parser.error(f"{run} has no checkpoint to evaluate at step(s) {missing}")
+            chosen[run] = [p for p in chosen[run] if int(p.name) in args.steps]
     os.environ.setdefault("MUJOCO_GL", "egl")
     from simreal.evaluate import evaluate
 
     done = read_results(args.out).get("runs", {})
     for run in args.runs:
         name = f"{run.parent.name}/{run.name}"  # e.g. pick_place/meanflow_pointcloud
-        saved = checkpoints(run)
-        for checkpoint in saved[:-1] if args.skip_last else saved:
+        for checkpoint in chosen[run]:
             step = str(int(checkpoint.name))
             if step in done.get(name, {}) and not args.force:
                 continue
