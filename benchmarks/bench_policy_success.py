@@ -257,7 +257,8 @@ def main() -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="policy config override, VALUE parsed as JSON (repeatable), e.g. --set horizon=16",
+        help="policy config override, VALUE parsed as JSON where it is JSON, else a string (repeatable), "
+        "e.g. --set horizon=16 --set prediction_type=epsilon",
     )
     parser.add_argument(
         "--recovery-demos",
@@ -295,7 +296,13 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="re-evaluate cells already in the results")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 demos, 20 steps, 4 episodes")
     args = parser.parse_args()
-    args.overrides = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
+    from simreal.errors import UserError
+    from simreal.train import parse_overrides
+
+    try:
+        args.overrides = parse_overrides(args.set)
+    except UserError as err:
+        parser.error(str(err))
     os.environ.setdefault("MUJOCO_GL", "egl")
     out = RESULTS / "policy_success.json"
     if args.quick:

@@ -45,6 +45,13 @@ def test_command_line_becomes_a_config():
     assert config.warmup == 1  # warm-up never exceeds a tenth of a short run
 
 
+def test_a_set_item_without_a_key_and_value_is_refused():
+    assert train.parse_overrides(["use_amp=true", "sampler=DDIM"]) == {"use_amp": True, "sampler": "DDIM"}
+    for item in ("horizon", "=4"):
+        with pytest.raises(UserError, match="KEY=VALUE"):
+            train.parse_overrides([item])
+
+
 def test_bad_input_exits_2(tmp_path, capsys):
     assert (
         main(["train", "--policy", "meanflow", "--dataset", str(tmp_path), "--out", str(tmp_path / "r")]) == 2

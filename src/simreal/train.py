@@ -447,7 +447,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _overrides(items: list[str]) -> dict[str, Any]:
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` items as a dict: VALUE parsed as JSON where it is JSON (numbers, true, lists),
+    else kept as the string it is (--set prediction_type=epsilon)."""
     overrides = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -503,7 +505,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         val_dataset=args.val_dataset,
         val_every=args.val_every,
         val_windows=args.val_windows,
-        policy_overrides=_overrides(args.set),
+        policy_overrides=parse_overrides(args.set),
     )
 
 
