@@ -11,7 +11,7 @@ are left out of the rates.
     .venv/bin/python benchmarks/bench_train_throughput.py --cells meanflow:pointcloud --threads 1,2 \
         --workers 0,1 --processes 1,2 --repeats 2 ...   (each combination side by side, alternating)
     .venv/bin/python benchmarks/bench_train_throughput.py --cells meanflow:pointcloud --repeats 3 \
-        --variant 'jvp="unet"' --variant 'jvp="torch_func"' ...   (config variants, alternating)
+        --variant jvp=unet --variant jvp=torch_func ...   (config variants, alternating)
     .venv/bin/python benchmarks/bench_train_throughput.py --baseline-tree /tmp/old ...
         (also runs every combination with the simreal of another checkout, e.g. `git worktree add
         /tmp/old <commit>`: a speed-up measured side by side; variants apply to this tree only)
@@ -171,7 +171,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="policy config override for every cell, VALUE parsed as JSON (repeatable)",
+        help="policy config override for every cell, as `simreal train --set` takes it (repeatable)",
     )
     parser.add_argument(
         "--variant",
@@ -186,13 +186,13 @@ def main() -> None:
         help="another simreal checkout whose src/ is run too, alternating, with --set but no --variant",
     )
     parser.add_argument("--cell", help=argparse.SUPPRESS)  # internal: run one cell, print its JSON
+    parser.add_argument("--cell-overrides", default="{}", help=argparse.SUPPRESS)  # internal: its JSON
     parser.add_argument(
         "--out", type=Path, default=RESULTS / "train_throughput.json", help="JSON output path"
     )
     args = parser.parse_args()
     os.environ.setdefault("MUJOCO_GL", "egl")
 
-    overrides = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
     if args.cell:
         policy, obs = args.cell.split(":")
         row = run_cell(
@@ -202,13 +202,25 @@ def main() -> None:
             args.steps,
             args.batch_size,
             int(args.workers),
-            overrides,
+            json.loads(args.cell_overrides),
             int(args.threads),
             int(args.processes),
         )
         print(json.dumps(row))
         return
 
+    from simreal.errors import UserError
+    from simreal.train import parse_overrides
+
+    # parsed here, by this tree, so that a --baseline-tree run gets the same values whatever its parser
+    try:
+        overrides = parse_overrides(args.set)
+    except UserError as err:
+        parser.error(str(err))
+    try:
+        variants = {v: parse_overrides(list(filter(None, v.split(";")))) for v in args.variant}
+    except UserError as err:
+        parser.error(f"--variant: {err}")
     steps = 6 if args.quick else args.steps
     episodes = 3 if args.quick else args.episodes
     dataset = args.dataset or ensure_dataset(
@@ -259,9 +271,7 @@ def main() -> None:
         env = dict(os.environ)
         if variant == BASELINE:
             env["PYTHONPATH"] = str(args.baseline_tree.resolve() / "src")
-            command += [f"--set={item}" for item in args.set]
-        else:
-            command += [f"--set={item}" for item in [*args.set, *filter(None, variant.split(";"))]]
+        command += ["--cell-overrides", json.dumps({**overrides, **variants.get(variant, {})})]
         done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             print(f"{policy}:{obs} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
