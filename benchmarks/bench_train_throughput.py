@@ -217,10 +217,12 @@ def main() -> None:
         overrides = parse_overrides(args.set)
     except UserError as err:
         parser.error(str(err))
-    try:
-        variants = {v: parse_overrides(list(filter(None, v.split(";")))) for v in args.variant}
-    except UserError as err:
-        parser.error(f"--variant: {err}")
+    variants = {}
+    for variant in args.variant:
+        try:
+            variants[variant] = parse_overrides(list(filter(None, variant.split(";"))))
+        except UserError:
+            parser.error(f"--variant expects KEY=VALUE[;KEY=VALUE], got {variant!r}")
     steps = 6 if args.quick else args.steps
     episodes = 3 if args.quick else args.episodes
     dataset = args.dataset or ensure_dataset(
