@@ -112,7 +112,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
     from simreal.datasets import read_simreal_meta
     from simreal.evaluate import evaluate
     from simreal.train import train
-    from simreal.training.checkpoint import last_checkpoint
+    from simreal.training.checkpoint import last_checkpoint, recorded_train_wall_s
     from simreal.training.config import TrainConfig, recipe_from_args
 
     post_success_steps = DEMO_POST_SUCCESS_STEPS[policy]
@@ -135,7 +135,7 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
     run_dir = args.workdir / "runs" / task / f"{policy}_{obs}{args.tag}"
     policy_settings = {**demo_policy_settings(policy, args.config), **args.overrides}
     shift_augment = demo_shift_augment(args, task, OBS[obs], "ee_pose")
-    started, cpu_started = time.perf_counter(), time.process_time()
+    cpu_started = time.process_time()
     last = last_checkpoint(run_dir)
     trained_now = last is None or int(last.name) < args.steps
     if trained_now:
@@ -153,10 +153,9 @@ def run_cell(task: str, policy: str, obs: str, args: argparse.Namespace) -> dict
             save_every=args.save_every,
         )
         train(config, resume=last is not None)
-    # Timed only when this invocation trained from scratch: a resumed or finished run's total is unknown.
-    timed = trained_now and last is None
-    train_s = time.perf_counter() - started if timed else None
-    train_cpu_s = time.process_time() - cpu_started if timed else None
+    # The checkpoint's clock counts every sitting of a resumed run; CPU time only a run from scratch.
+    train_s = recorded_train_wall_s(last_checkpoint(run_dir))
+    train_cpu_s = time.process_time() - cpu_started if trained_now and last is None else None
     result = evaluate(
         run_dir,
         episodes=args.episodes,

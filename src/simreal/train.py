@@ -66,7 +66,8 @@ class TrainResult:
     data_wait_fraction: float = 0.0
     step_data_s: list[float] = field(default_factory=list)  # per step: waiting for the batch
     step_update_s: list[float] = field(default_factory=list)  # per step: forward/backward/optimiser
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # this call's
+    total_wall_s: float | None = None  # over every sitting of the run (None: resumed from an unclocked one)
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     validations: list[dict[str, float]] = field(default_factory=list)  # one per validation in this call
 
@@ -136,6 +137,7 @@ def _train_process(
         bundle.policy, optimizer, make_scheduler(optimizer, config), make_ema(bundle.policy, config)
     )
     step = restore_checkpoint(previous, state) if previous is not None else 0
+    earlier_sittings_s = state.train_wall_s
     if rank.index > 0:  # the same weights as rank 0, its own noise
         if previous is not None:
             restore_rank_rng_state(previous / TRAINING_STATE, rank)
@@ -177,6 +179,7 @@ def _train_process(
             if step % config.checkpoint_every == 0 or step == config.steps:
                 rng_states = gather_rng_states(rank, params) if rank.parallel else None
                 if rank.main:
+                    state.train_wall_s = _total_wall_s(earlier_sittings_s, started)
                     result.checkpoint = save_checkpoint(
                         run_dir,
                         step,
@@ -212,7 +215,13 @@ def _train_process(
     result.samples_per_s, result.data_wait_fraction = metrics.throughput()
     result.step_data_s, result.step_update_s = metrics.data_s, metrics.update_s
     result.wall_s = time.perf_counter() - started
+    result.total_wall_s = _total_wall_s(earlier_sittings_s, started)
     return result
+
+
+def _total_wall_s(earlier_sittings_s: float | None, started: float) -> float | None:
+    """The run's training wall time so far: earlier sittings' (None if unknown) plus this one's."""
+    return None if earlier_sittings_s is None else earlier_sittings_s + time.perf_counter() - started
 
 
 def _update(
@@ -516,6 +525,8 @@ def run(args: argparse.Namespace) -> int:
         f"{result.samples_per_s:.0f} samples/s, {100 * result.data_wait_fraction:.0f}% waiting for data; "
         f"checkpoint {result.checkpoint}"
     )
+    if result.total_wall_s is not None:
+        print(f"  training wall time {result.total_wall_s / 60:.1f} min (every sitting of the run)")
     if result.validations:
         last = result.validations[-1]
         print(

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from simreal.errors import UserError
 from simreal.policies import load_policy
 from simreal.train import train
+from simreal.training.checkpoint import recorded_train_wall_s
 from simreal.training.config import TrainConfig
 
 WEIGHTS = ("pretrained_model/model.safetensors", "training_state/raw_model.safetensors")
@@ -53,6 +54,7 @@ def test_checkpoint_layout_and_loading(synthetic_dataset, tmp_path):
         "training_step.json",
         "raw_model.safetensors",
         "ema_state.json",
+        "train_clock.json",
     ):
         assert (last / "training_state" / name).is_file(), name
     assert json.loads((tmp_path / "run" / "simreal_train.json").read_text())["steps"] == 4
@@ -85,6 +87,23 @@ def test_resume_continues_exactly_where_the_run_stopped(synthetic_dataset, tmp_p
     for kind, weights in final.items():
         again = load_file(checkpoints / "000006" / kind)
         assert all(torch.allclose(weights[k], again[k], atol=1e-6) for k in weights), kind
+
+
+def test_a_resumed_run_counts_the_training_time_of_every_sitting(synthetic_dataset, tmp_path):
+    run = tmp_path / "run"
+    first = train(tiny(synthetic_dataset, run, steps=4))
+    first_s = recorded_train_wall_s(first.checkpoint)
+    assert 0 < first_s <= first.wall_s <= first.total_wall_s
+
+    second = train(tiny(synthetic_dataset, run, steps=6), resume=True)
+    assert first_s + second.wall_s <= second.total_wall_s < first_s + second.wall_s + 1
+    assert recorded_train_wall_s(second.checkpoint) == pytest.approx(second.total_wall_s, abs=1)
+
+    # A checkpoint written before the clock was recorded: the run's total is unknown, not understated.
+    (second.checkpoint / "training_state" / "train_clock.json").unlink()
+    assert recorded_train_wall_s(second.checkpoint) is None
+    third = train(tiny(synthetic_dataset, run, steps=8), resume=True)
+    assert third.total_wall_s is None and recorded_train_wall_s(third.checkpoint) is None
 
 
 def test_loss_decreases_when_overfitting(synthetic_dataset, tmp_path):

@@ -4,8 +4,9 @@
                                                to deploy), policy_{pre,post}processor*.{json,safetensors},
                                                simreal_train.json, simreal_dataset.json
     RUN/checkpoints/<step>/training_state/     LeRobot's optimizer/scheduler/rng/step files, plus
-                                               raw_model.safetensors (the non-EMA weights) and
-                                               ema_state.json
+                                               raw_model.safetensors (the non-EMA weights),
+                                               ema_state.json and train_clock.json (the training
+                                               wall time to this step, over every sitting)
     RUN/checkpoints/last -> <step>
 
 A checkpoint is written into `<step>.partial` and renamed when complete, then `last` moves: an
@@ -37,6 +38,7 @@ PRETRAINED = "pretrained_model"
 TRAINING_STATE = "training_state"
 RAW_WEIGHTS = "raw_model.safetensors"
 EMA_STATE = "ema_state.json"
+TRAIN_CLOCK = "train_clock.json"
 DATASET_META = "simreal_dataset.json"
 
 
@@ -48,6 +50,9 @@ class TrainingState:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     ema: EMAModel
+    # Training wall time to the current step over every sitting; None when resumed from a checkpoint
+    # written before the clock was recorded.
+    train_wall_s: float | None = 0.0
 
 
 def save_checkpoint(
@@ -71,6 +76,7 @@ def save_checkpoint(
     training_dir.mkdir(parents=True)
     save_model(state.policy, str(training_dir / RAW_WEIGHTS))
     (training_dir / EMA_STATE).write_text(json.dumps({"optimization_step": state.ema.optimization_step}))
+    (training_dir / TRAIN_CLOCK).write_text(json.dumps({"train_wall_s": state.train_wall_s}))
     save_training_state(
         partial,
         step,
@@ -127,7 +133,15 @@ def restore_checkpoint(checkpoint_dir: Path, state: TrainingState) -> int:
     state.ema.optimization_step = json.loads((training_dir / EMA_STATE).read_text())["optimization_step"]
     load_model(state.policy, str(training_dir / RAW_WEIGHTS))
     step, _, _ = load_training_state(checkpoint_dir, state.optimizer, state.scheduler)
+    state.train_wall_s = recorded_train_wall_s(checkpoint_dir)
     return step
+
+
+def recorded_train_wall_s(checkpoint_dir: Path) -> float | None:
+    """The training wall time to `checkpoint_dir`'s step over every sitting (time spent after the last
+    checkpoint of an interrupted sitting is not in it); None for a checkpoint that did not record it."""
+    clock = Path(checkpoint_dir) / TRAINING_STATE / TRAIN_CLOCK
+    return json.loads(clock.read_text())["train_wall_s"] if clock.is_file() else None
 
 
 def resolve_pretrained_dir(path: str | Path) -> Path:
