@@ -119,7 +119,8 @@ def last_checkpoint(run_dir: Path) -> Path | None:
 
 
 def restore_checkpoint(checkpoint_dir: Path, state: TrainingState) -> int:
-    """Load weights, EMA, optimiser, scheduler and RNG state in place; returns the step reached."""
+    """Load weights, EMA, optimiser, scheduler, RNG state and the training clock in place; returns the
+    step reached."""
     checkpoint_dir = Path(checkpoint_dir)
     training_dir = checkpoint_dir / TRAINING_STATE
     if not (training_dir / RAW_WEIGHTS).is_file():
