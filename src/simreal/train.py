@@ -215,7 +215,7 @@ def _train_process(
     result.samples_per_s, result.data_wait_fraction = metrics.throughput()
     result.step_data_s, result.step_update_s = metrics.data_s, metrics.update_s
     result.wall_s = time.perf_counter() - started
-    result.total_wall_s = _total_wall_s(earlier_sittings_s, started)
+    result.total_wall_s = None if earlier_sittings_s is None else earlier_sittings_s + result.wall_s
     return result
 
 
